@@ -1,0 +1,2 @@
+app_name = "identity-api"
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+app_name = "kitchen-api"
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+app_name = "meals-api"
+urlpatterns: list = []

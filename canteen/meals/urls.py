@@ -1,0 +1,2 @@
+app_name = "meals"
+urlpatterns: list = []

@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+
+from canteen.core.navigation import NavItem
+
+
+class OrgConfig(AppConfig):
+    name = "canteen.org"
+    label = "org"
+    verbose_name = "组织 Organisation"
+    nav = [
+        NavItem("首页", "Home", "home", order=0),
+        NavItem(
+            "学校与校区",
+            "Schools",
+            "org:school-list",
+            roles={"city_regulator", "district_regulator", "school_admin"},
+            order=10,
+        ),
+        NavItem(
+            "学生",
+            "Students",
+            "org:student-list",
+            roles={"district_regulator", "school_admin", "canteen_manager", "window_operator"},
+            order=11,
+        ),
+    ]

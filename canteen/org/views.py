@@ -1,0 +1,25 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+
+from . import selectors
+
+
+@login_required
+def home(request):
+    return render(request, "home.html", {"overview": selectors.org_overview(actor=request.user)})
+
+
+@login_required
+def school_list(request):
+    schools = selectors.schools_visible(actor=request.user).order_by("code")
+    return render(request, "org/school_list.html", {"schools": schools})
+
+
+@login_required
+def student_list(request):
+    search = request.GET.get("q", "").strip()[:40]
+    page = Paginator(selectors.students_visible(actor=request.user, search=search), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "org/student_list.html", {"page": page, "q": search})

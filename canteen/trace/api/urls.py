@@ -1,0 +1,2 @@
+app_name = "trace-api"
+urlpatterns: list = []

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian machine (as root, or with sudo):
+# system packages, a virtual environment with the Python dependencies, the front-end libraries.
+# Safe to run again: each step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+# chromium: page tests in a real browser; ffmpeg: kitchen video; fonts-noto-cjk: Chinese in PDFs,
+# labels and screenshots; nodejs/npm: front-end libraries (ECharts, hls.js) served locally.
+APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk nodejs npm postgresql-client)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  # node and npm may come from elsewhere (nvm, a node image): only install them if absent.
+  filtered=()
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in
+      nodejs) command -v node >/dev/null 2>&1 || filtered+=("$pkg") ;;
+      npm) command -v npm >/dev/null 2>&1 || filtered+=("$pkg") ;;
+      postgresql-client) command -v psql >/dev/null 2>&1 || filtered+=("$pkg") ;;
+      *) filtered+=("$pkg") ;;
+    esac
+  done
+  if [ "${#filtered[@]}" -gt 0 ]; then
+    echo "→ apt-get install ${filtered[*]}"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${filtered[@]}"
+  fi
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "→ python venv (.venv) with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+echo "→ pip install -r requirements.txt"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q --no-deps -e .
+
+if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
+  echo "→ npm install (front-end libraries)"
+  npm install --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi
+echo "✓ setup done"

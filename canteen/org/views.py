@@ -3,11 +3,15 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from . import selectors
+from .choices import Role
 
 
 @login_required
 def home(request):
-    return render(request, "home.html", {"overview": selectors.org_overview(actor=request.user)})
+    context = {"overview": selectors.org_overview(actor=request.user)}
+    if request.user.role == Role.GUARDIAN:
+        context["children"] = selectors.children_of(guardian_user=request.user)
+    return render(request, "home.html", context)
 
 
 @login_required

@@ -10,219 +10,410 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campus',
+            name="Campus",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100)),
-                ('code', models.CharField(max_length=24, unique=True)),
-                ('address', models.CharField(blank=True, max_length=200)),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100)),
+                ("code", models.CharField(max_length=24, unique=True)),
+                ("address", models.CharField(blank=True, max_length=200)),
+                ("latitude", models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
+                ("longitude", models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
             ],
             options={
-                'verbose_name_plural': 'campuses',
-                'ordering': ['code'],
+                "verbose_name_plural": "campuses",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='City',
+            name="City",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=60)),
-                ('code', models.CharField(max_length=12, unique=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=60)),
+                ("code", models.CharField(max_length=12, unique=True)),
             ],
             options={
-                'verbose_name': '城市 City',
-                'verbose_name_plural': '城市 Cities',
+                "verbose_name": "城市 City",
+                "verbose_name_plural": "城市 Cities",
             },
         ),
         migrations.CreateModel(
-            name='Canteen',
+            name="Canteen",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100)),
-                ('code', models.CharField(max_length=28, unique=True)),
-                ('licence_number', models.CharField(blank=True, max_length=40, verbose_name='食品经营许可证号')),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='canteens', to='org.campus')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100)),
+                ("code", models.CharField(max_length=28, unique=True)),
+                ("licence_number", models.CharField(blank=True, max_length=40, verbose_name="食品经营许可证号")),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="canteens", to="org.campus"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='District',
+            name="District",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=60)),
-                ('code', models.CharField(max_length=12, unique=True)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='districts', to='org.city')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=60)),
+                ("code", models.CharField(max_length=12, unique=True)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="districts", to="org.city"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('display_name', models.CharField(blank=True, max_length=60)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('role', models.CharField(blank=True, choices=[('city_regulator', '市级监管 City regulator'), ('district_regulator', '区级监管 District regulator'), ('school_admin', '学校管理员 School admin'), ('canteen_manager', '食堂负责人 Canteen manager'), ('window_operator', '窗口操作员 Window operator'), ('storekeeper', '库管员 Storekeeper'), ('supplier_user', '供应商 Supplier'), ('guardian', '家长 Guardian')], max_length=24)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='org.campus')),
-                ('city', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.city')),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.district')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=150, verbose_name="first name")),
+                ("last_name", models.CharField(blank=True, max_length=150, verbose_name="last name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email address")),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now, verbose_name="date joined")),
+                ("display_name", models.CharField(blank=True, max_length=60)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                (
+                    "role",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("city_regulator", "市级监管 City regulator"),
+                            ("district_regulator", "区级监管 District regulator"),
+                            ("school_admin", "学校管理员 School admin"),
+                            ("canteen_manager", "食堂负责人 Canteen manager"),
+                            ("window_operator", "窗口操作员 Window operator"),
+                            ("storekeeper", "库管员 Storekeeper"),
+                            ("supplier_user", "供应商 Supplier"),
+                            ("guardian", "家长 Guardian"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="staff",
+                        to="org.campus",
+                    ),
+                ),
+                (
+                    "city",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.city",
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.district",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'user',
-                'verbose_name_plural': 'users',
-                'abstract': False,
+                "verbose_name": "user",
+                "verbose_name_plural": "users",
+                "abstract": False,
             },
             managers=[
-                ('objects', canteen.org.models.ScopedUserManager()),
+                ("objects", canteen.org.models.ScopedUserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='Guardian',
+            name="Guardian",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=40)),
-                ('phone', models.CharField(max_length=20)),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='guardian', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=40)),
+                ("phone", models.CharField(max_length=20)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="guardian",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='School',
+            name="School",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100)),
-                ('code', models.CharField(max_length=20, unique=True)),
-                ('stage', models.CharField(choices=[('primary', '小学 Primary'), ('junior', '初中 Junior secondary'), ('senior', '高中 Senior secondary'), ('nine_year', '九年一贯制 Nine-year')], max_length=20)),
-                ('address', models.CharField(blank=True, max_length=200)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='schools', to='org.district')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100)),
+                ("code", models.CharField(max_length=20, unique=True)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("primary", "小学 Primary"),
+                            ("junior", "初中 Junior secondary"),
+                            ("senior", "高中 Senior secondary"),
+                            ("nine_year", "九年一贯制 Nine-year"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("address", models.CharField(blank=True, max_length=200)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="schools", to="org.district"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='campus',
-            name='school',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='campuses', to='org.school'),
+            model_name="campus",
+            name="school",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="campuses", to="org.school"
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='school',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='org.school'),
+            model_name="user",
+            name="school",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="staff",
+                to="org.school",
+            ),
         ),
         migrations.CreateModel(
-            name='SchoolClass',
+            name="SchoolClass",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('grade', models.PositiveSmallIntegerField(help_text='1–6 primary, 7–9 junior, 10–12 senior')),
-                ('name', models.CharField(max_length=40)),
-                ('entry_year', models.PositiveSmallIntegerField()),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='classes', to='org.campus')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("grade", models.PositiveSmallIntegerField(help_text="1–6 primary, 7–9 junior, 10–12 senior")),
+                ("name", models.CharField(max_length=40)),
+                ("entry_year", models.PositiveSmallIntegerField()),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="classes", to="org.campus"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'school classes',
-                'ordering': ['grade', 'name'],
+                "verbose_name_plural": "school classes",
+                "ordering": ["grade", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ServingWindow',
+            name="ServingWindow",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=40)),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('canteen', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='windows', to='org.canteen')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=40)),
+                ("code", models.CharField(max_length=32, unique=True)),
+                (
+                    "canteen",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="windows", to="org.canteen"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Student',
+            name="Student",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('student_number', models.CharField(max_length=32)),
-                ('name', models.CharField(max_length=40)),
-                ('gender', models.CharField(choices=[('m', '男 Male'), ('f', '女 Female')], max_length=1)),
-                ('birth_date', models.DateField()),
-                ('status', models.CharField(choices=[('enrolled', '在读 Enrolled'), ('suspended', '休学 Suspended'), ('left', '离校 Left'), ('graduated', '毕业 Graduated')], default='enrolled', max_length=12)),
-                ('nutrition_programme', models.BooleanField(default=False)),
-                ('allergens', models.JSONField(blank=True, default=list, help_text='allergen group codes')),
-                ('diet_notes', models.CharField(blank=True, max_length=200)),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='students', to='org.campus')),
-                ('school_class', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='students', to='org.schoolclass')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("student_number", models.CharField(max_length=32)),
+                ("name", models.CharField(max_length=40)),
+                ("gender", models.CharField(choices=[("m", "男 Male"), ("f", "女 Female")], max_length=1)),
+                ("birth_date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("enrolled", "在读 Enrolled"),
+                            ("suspended", "休学 Suspended"),
+                            ("left", "离校 Left"),
+                            ("graduated", "毕业 Graduated"),
+                        ],
+                        default="enrolled",
+                        max_length=12,
+                    ),
+                ),
+                ("nutrition_programme", models.BooleanField(default=False)),
+                ("allergens", models.JSONField(blank=True, default=list, help_text="allergen group codes")),
+                ("diet_notes", models.CharField(blank=True, max_length=200)),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="students", to="org.campus"
+                    ),
+                ),
+                (
+                    "school_class",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="students", to="org.schoolclass"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['student_number'],
+                "ordering": ["student_number"],
             },
         ),
         migrations.CreateModel(
-            name='GuardianLink',
+            name="GuardianLink",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('relation', models.CharField(choices=[('father', '父亲 Father'), ('mother', '母亲 Mother'), ('grandparent', '祖辈 Grandparent'), ('other', '其他监护人 Other guardian')], max_length=12)),
-                ('is_primary', models.BooleanField(default=False)),
-                ('guardian', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='org.guardian')),
-                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='guardian_links', to='org.student')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "relation",
+                    models.CharField(
+                        choices=[
+                            ("father", "父亲 Father"),
+                            ("mother", "母亲 Mother"),
+                            ("grandparent", "祖辈 Grandparent"),
+                            ("other", "其他监护人 Other guardian"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("is_primary", models.BooleanField(default=False)),
+                (
+                    "guardian",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="links", to="org.guardian"
+                    ),
+                ),
+                (
+                    "student",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="guardian_links", to="org.student"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='student',
-            index=models.Index(fields=['campus', 'status'], name='org_student_campus__7722a1_idx'),
+            model_name="student",
+            index=models.Index(fields=["campus", "status"], name="org_student_campus__7722a1_idx"),
         ),
         migrations.AddConstraint(
-            model_name='student',
-            constraint=models.UniqueConstraint(fields=('campus', 'student_number'), name='student_number_unique_per_campus'),
+            model_name="student",
+            constraint=models.UniqueConstraint(
+                fields=("campus", "student_number"), name="student_number_unique_per_campus"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='guardianlink',
-            constraint=models.UniqueConstraint(fields=('guardian', 'student'), name='guardian_student_unique'),
+            model_name="guardianlink",
+            constraint=models.UniqueConstraint(fields=("guardian", "student"), name="guardian_student_unique"),
         ),
     ]

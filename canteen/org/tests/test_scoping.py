@@ -75,3 +75,12 @@ def test_the_api_is_scoped_too(world, api_client):
 def test_overview_counts_follow_the_scope(world):
     assert selectors.org_overview(actor=world.user(Role.DISTRICT_REGULATOR))["campuses"] == 4
     assert selectors.org_overview(actor=world.user(Role.SCHOOL_ADMIN))["campuses"] == 2
+
+
+@pytest.mark.django_db
+def test_a_guardian_home_page_lists_only_their_children(world, client):
+    user = world.user(Role.GUARDIAN)
+    client.force_login(user)
+    html = client.get("/").content.decode()
+    assert world.students[0].name in html
+    assert world.students[1].name not in html

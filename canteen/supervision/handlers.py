@@ -1,0 +1,362 @@
+"""Subscribers to the other domains' events. They run inside the publisher's transaction
+(core.events), so the rollups are exact: they commit or roll back with the fact.
+
+Every handler is tolerant of payload shapes (missing keys are skipped, never raised on: a
+supervision bug must not block a meal being served) and idempotent per event id."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from canteen.core.events import Event, subscribe
+
+from . import rollups
+from .choices import CaseSource, Severity
+
+log = logging.getLogger("canteen.supervision")
+
+SESSION_COLUMNS = {
+    "breakfast": "meals_breakfast",
+    "lunch": "meals_lunch",
+    "dinner": "meals_dinner",
+    "supper": "meals_dinner",
+}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _strict() -> bool:
+    return bool(getattr(settings, "CANTEEN_SUPERVISION_STRICT", False) or os.environ.get("CANTEEN_SUPERVISION_STRICT"))
+
+
+def once(topic: str) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
+    """Subscribe, and apply each event id at most once."""
+
+    def wrap(handler: Callable[[Event], None]) -> Callable[[Event], None]:
+        @functools.wraps(handler)
+        def run(event: Event) -> None:
+            if not isinstance(event.payload, dict):
+                log.warning("supervision: %s #%s has no dict payload", event.topic, event.id)
+                return
+            try:
+                # A savepoint: if this handler fails, the meal (or delivery, alarm…) still
+                # commits, the event stays unclaimed, and `supervision_rebuild` repairs the
+                # rollup. Strict mode (tests) raises instead.
+                with transaction.atomic():
+                    if not rollups.event_claim(event_id=event.id, topic=event.topic):
+                        return
+                    handler(event)
+            except Exception:
+                if _strict():
+                    raise
+                log.exception("supervision: handler for %s #%s failed", event.topic, event.id)
+
+        subscribe(topic)(run)
+        return run
+
+    return wrap
+
+
+def _keys(event: Event) -> rollups.OrgKeys | None:
+    keys = rollups.resolve_org(event.payload)
+    if keys is None:
+        log.warning("supervision: %s #%s names no known campus/district", event.topic, event.id)
+    return keys
+
+
+def _open_case(event: Event, keys: rollups.OrgKeys, **kwargs: Any) -> None:
+    from .services import case_open
+
+    case_open(
+        actor=None,
+        district_id=keys.district_id,
+        school_id=None if keys.school_id == rollups.DISTRICT_LEVEL else keys.school_id,
+        campus_id=None if keys.campus_id == rollups.DISTRICT_LEVEL else keys.campus_id,
+        **kwargs,
+    )
+
+
+# ------------------------------------------------------------------ consumption
+
+
+@once("consumption.meal_served")
+def on_meal_served(event: Event) -> None:
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    day = rollups.event_day(p, "served_on", default=event.occurred_at)
+    at = rollups.event_time(p, "served_at", "at", default=event.occurred_at)
+    deltas = {"meals_served": 1, "meal_revenue_fen": _int(p.get("amount_fen"))}
+    column = SESSION_COLUMNS.get(str(p.get("session_kind") or "").lower())
+    if column:
+        deltas[column] = 1
+    rollups.stats_add(day=day, keys=keys, last_served_at=at, **deltas)
+    from django.utils import timezone
+
+    rollups.hourly_add(day=day, hour=timezone.localtime(at).hour, keys=keys, meals=1)
+
+
+@once("consumption.meal_voided")
+def on_meal_voided(event: Event) -> None:
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    day = rollups.event_day(p, "served_on", default=event.occurred_at)
+    deltas = {"meals_voided": 1, "meal_revenue_fen": -_int(p.get("amount_fen"))}
+    column = SESSION_COLUMNS.get(str(p.get("session_kind") or "").lower())
+    if column:
+        deltas[column] = -1
+    rollups.stats_add(day=day, keys=keys, **deltas)
+
+
+# ------------------------------------------------------------------ ledger
+
+
+def _ledger(counter: str, count_column: str | None = None) -> Callable[[Event], None]:
+    def apply(event: Event) -> None:
+        keys = _keys(event)
+        if keys is None:
+            return
+        day = rollups.event_day(event.payload, "on", default=event.occurred_at)
+        deltas = {counter: _int(event.payload.get("amount_fen"))}
+        if count_column:
+            deltas[count_column] = 1
+        rollups.stats_add(day=day, keys=keys, **deltas)
+
+    return apply
+
+
+once("ledger.topped_up")(_ledger("topups_fen", "topups_count"))
+once("ledger.meal_charged")(_ledger("meal_charges_fen"))
+once("ledger.subsidy_granted")(_ledger("subsidy_fen"))
+once("ledger.supplier_paid")(_ledger("food_spend_fen"))
+
+
+# ------------------------------------------------------------------ procurement
+
+
+def _spend(event: Event, keys: rollups.OrgKeys, day: Any, amount: int) -> None:
+    p = event.payload
+    supplier_id = str(p.get("supplier_id") or "")
+    if not supplier_id:
+        return
+    name = str(p.get("supplier_name") or "")
+    categories = p.get("categories") or p.get("by_category")
+    if isinstance(categories, dict) and categories:
+        for category, fen in categories.items():
+            rollups.spend_add(
+                day=day,
+                keys=keys,
+                supplier_id=supplier_id,
+                supplier_name=name,
+                category=str(category),
+                amount_fen=_int(fen),
+            )
+    elif amount:
+        rollups.spend_add(
+            day=day,
+            keys=keys,
+            supplier_id=supplier_id,
+            supplier_name=name,
+            category=str(p.get("category") or ""),
+            amount_fen=amount,
+        )
+
+
+@once("procurement.delivery_accepted")
+def on_delivery_accepted(event: Event) -> None:
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    day = rollups.event_day(p, "on", "accepted_on", default=event.occurred_at)
+    amount = _int(p.get("accepted_fen"))
+    traced = bool(p.get("trace_complete"))
+    rollups.stats_add(
+        day=day, keys=keys, deliveries_accepted=1, delivery_accepted_fen=amount, deliveries_traced=1 if traced else 0
+    )
+    _spend(event, keys, day, amount)
+    if _int(p.get("rejected_lines")) > 0:
+        ref = str(p.get("delivery_id") or p.get("id") or event.id)
+        _open_case(
+            event,
+            keys,
+            source=CaseSource.DELIVERY_REJECTED,
+            source_ref=ref,
+            title=f"配送部分拒收（{_int(p.get('rejected_lines'))} 项）",
+            description=str(p.get("reason") or p.get("note") or ""),
+            severity=Severity.LOW,
+        )
+
+
+@once("procurement.delivery_rejected")
+def on_delivery_rejected(event: Event) -> None:
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    day = rollups.event_day(p, "on", default=event.occurred_at)
+    rollups.stats_add(day=day, keys=keys, deliveries_rejected=1)
+    _open_case(
+        event,
+        keys,
+        source=CaseSource.DELIVERY_REJECTED,
+        source_ref=str(p.get("delivery_id") or p.get("id") or event.id),
+        title=f"配送被拒收：{p.get('supplier_name') or p.get('supplier_id') or ''}".rstrip("："),
+        description=str(p.get("reason") or p.get("note") or ""),
+        severity=Severity.MEDIUM,
+    )
+
+
+@once("procurement.batch_accepted")
+def on_batch_accepted(event: Event) -> None:
+    keys = _keys(event)
+    if keys is None:
+        return
+    rollups.stats_add(
+        day=rollups.event_day(event.payload, "on", default=event.occurred_at), keys=keys, batches_accepted=1
+    )
+
+
+def _licence(event: Event, expired: bool) -> None:
+    from .models import LicenceWatch
+
+    p = event.payload
+    supplier_id = str(p.get("supplier_id") or "")
+    ref = str(p.get("licence_id") or p.get("licence_number") or p.get("ref") or f"{supplier_id}:{p.get('kind', '')}")
+    expires_on = rollups.event_day(p, "expires_on", "valid_until", default=event.occurred_at)
+    keys = rollups.resolve_org(p) if p.get("district_id") or p.get("campus_id") or p.get("school_id") else None
+    LicenceWatch.objects.update_or_create(
+        ref=ref[:120],
+        defaults={
+            "supplier_id": supplier_id[:64],
+            "supplier_name": str(p.get("supplier_name") or "")[:120],
+            "expires_on": expires_on,
+            "expired": expired,
+            "district_id": keys.district_id if keys else None,
+            "city_id": keys.city_id if keys else None,
+        },
+    )
+    if expired:
+        if keys is None:
+            log.warning("supervision: expired licence %s names no district; no case opened", ref)
+            return
+        _open_case(
+            event,
+            keys,
+            source=CaseSource.LICENCE_EXPIRED,
+            source_ref=ref,
+            title=f"供应商证照过期：{p.get('supplier_name') or supplier_id}",
+            description=f"{p.get('kind', '')} {ref} → {expires_on}",
+            severity=Severity.HIGH,
+        )
+
+
+@once("procurement.licence_expiring")
+def on_licence_expiring(event: Event) -> None:
+    _licence(event, expired=False)
+
+
+@once("procurement.licence_expired")
+def on_licence_expired(event: Event) -> None:
+    _licence(event, expired=True)
+
+
+# ------------------------------------------------------------------ meals
+
+
+@once("meals.nutrition_checked")
+def on_nutrition_checked(event: Event) -> None:
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    day = rollups.event_day(p, "day", default=event.occurred_at)
+    passed = bool(p.get("passed"))
+    rollups.stats_add(day=day, keys=keys, nutrition_checks=1, nutrition_failed=0 if passed else 1)
+    if not passed:
+        flags = p.get("flags") or []
+        flag_text = "、".join(str(f) for f in flags)[:300] if isinstance(flags, list) else str(flags)[:300]
+        _open_case(
+            event,
+            keys,
+            source=CaseSource.NUTRITION_FAILED,
+            source_ref=str(p.get("menu_id") or f"{keys.campus_id}:{day.isoformat()}"),
+            title=f"菜单营养不达标（{day.isoformat()}）",
+            description=flag_text,
+            severity=Severity.LOW,
+        )
+
+
+# ------------------------------------------------------------------ kitchen
+
+
+@once("kitchen.alarm_raised")
+def on_alarm_raised(event: Event) -> None:
+    from .services import live_add
+
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    at = rollups.event_time(p, "at", default=event.occurred_at)
+    from django.utils import timezone
+
+    rollups.stats_add(day=timezone.localdate(at), keys=keys, alarms=1)
+    kind = str(p.get("kind") or p.get("kind_label") or "alarm")
+    label = str(p.get("kind_label") or p.get("label") or kind)
+    _open_case(
+        event,
+        keys,
+        source=CaseSource.ALARM,
+        source_ref=str(p.get("alarm_id") or event.id),
+        title=f"明厨亮灶告警：{label}",
+        description=f"{label} camera={p.get('camera_id', '')} at={at.isoformat()}",
+        severity=Severity.HIGH if p.get("severity") in ("high", "critical") else Severity.MEDIUM,
+    )
+    live_add(kind="alarm", text_zh=f"告警：{label}", text_en=f"Alarm: {kind}", org=keys.as_fields())
+
+
+RECORD_LABELS = {
+    "morning_check": "晨检",
+    "sample": "留样",
+    "samples": "留样",
+    "accompany": "陪餐",
+    "accompanied_meal": "陪餐",
+}
+
+
+@once("kitchen.record_missing")
+def on_record_missing(event: Event) -> None:
+    p = event.payload
+    keys = _keys(event)
+    if keys is None:
+        return
+    day = rollups.event_day(p, "day", default=event.occurred_at)
+    kind = str(p.get("kind") or "record")
+    meal = str(p.get("meal") or "")
+    rollups.stats_add(day=day, keys=keys, records_missing=1)
+    label = RECORD_LABELS.get(kind, kind)
+    _open_case(
+        event,
+        keys,
+        source=CaseSource.RECORD_MISSING,
+        source_ref=f"{kind}:{keys.campus_id}:{day.isoformat()}:{meal}",
+        title=f"{label}记录缺失（{day.isoformat()} {meal}）".replace(" ）", "）"),
+        description=str(p.get("note") or ""),
+        severity=Severity.MEDIUM,
+    )

@@ -1,0 +1,66 @@
+"""Authenticated encryption of face data at rest and in transit (AES-256-GCM).
+
+The associated data binds each ciphertext to its owner (the student id, or the campus id for a
+terminal package), so a template copied onto another student's row fails to decrypt instead of
+silently matching the wrong child. Layout: b"v1" + 12-byte nonce + ciphertext‖tag.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import lru_cache
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .errors import TemplateKeyMissing
+
+_PREFIX = b"v1"
+
+
+@lru_cache(maxsize=4)
+def _aead(key_b64: str) -> AESGCM:
+    try:
+        key = base64.b64decode(key_b64, validate=True)
+    except Exception:
+        raise TemplateKeyMissing() from None
+    if len(key) != 32:
+        raise TemplateKeyMissing("人脸模板密钥必须是 32 字节", "FACE_TEMPLATE_KEY must decode to 32 bytes")
+    return AESGCM(key)
+
+
+def _key() -> AESGCM:
+    from django.conf import settings
+
+    key_b64 = getattr(settings, "FACE_TEMPLATE_KEY", "") or ""
+    if not key_b64:
+        raise TemplateKeyMissing()
+    return _aead(key_b64)
+
+
+def seal(plaintext: bytes, *, bound_to: str) -> bytes:
+    nonce = os.urandom(12)
+    return _PREFIX + nonce + _key().encrypt(nonce, plaintext, bound_to.encode())
+
+
+def open_sealed(blob: bytes, *, bound_to: str) -> bytes:
+    """Raises ValueError when the blob was altered, moved to another owner, or the key changed."""
+    blob = bytes(blob)
+    if not blob.startswith(_PREFIX) or len(blob) < len(_PREFIX) + 12 + 16:
+        raise ValueError("not a sealed blob")
+    nonce = blob[2:14]
+    try:
+        return _key().decrypt(nonce, blob[14:], bound_to.encode())
+    except InvalidTag:
+        raise ValueError("sealed blob failed authentication") from None
+
+
+def seal_embedding(embedding: np.ndarray, *, student_id: str) -> bytes:
+    vec = np.asarray(embedding, dtype="<f4").reshape(128)
+    return seal(vec.tobytes(), bound_to=f"face-template:{student_id}")
+
+
+def open_embedding(blob: bytes, *, student_id: str) -> np.ndarray:
+    return np.frombuffer(open_sealed(blob, bound_to=f"face-template:{student_id}"), dtype="<f4").copy()

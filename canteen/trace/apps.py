@@ -1,9 +1,15 @@
 from django.apps import AppConfig
 
+from canteen.core.navigation import NavItem
+
+STAFF = {"district_regulator", "city_regulator", "school_admin", "canteen_manager", "storekeeper"}
+
 
 class TraceConfig(AppConfig):
     name = "canteen.trace"
     label = "trace"
     verbose_name = "溯源 Traceability"
-    # Menu entries: a list of canteen.core.navigation.NavItem.
-    nav: list = []
+    nav = [NavItem("溯源", "Traceability", "trace:codes", roles=STAFF, order=45)]
+
+    def ready(self) -> None:
+        from . import handlers  # noqa: F401 - registers the event subscribers

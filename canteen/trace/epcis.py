@@ -28,7 +28,7 @@ OWN_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "epcis-2.0-cante
 # recognised as a duplicate instead of doubling the history.
 EVENT_NS = uuid.UUID("6f1d3c3e-2a0c-4f54-9d0e-5c1b7d3a9e11")
 
-MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024  # below Django's 2.5 MB request body limit
 MAX_EVENTS = 20000
 MAX_DEPTH = 24
 
@@ -243,7 +243,7 @@ def transformation_event(
     eid: str,
     when: datetime,
     inputs: list[dict[str, Any]],
-    outputs: list[dict[str, Any]],
+    output_epcs: list[str],
     transformation_id: str,
     biz_location: str | None = None,
 ) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def transformation_event(
         "bizStep": "transforming",
         "disposition": "active",
         "inputQuantityList": inputs,
-        "outputQuantityList": outputs,
+        "outputEPCList": output_epcs,
         "transformationID": transformation_id,
     }
     if biz_location:

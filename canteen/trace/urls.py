@@ -1,2 +1,16 @@
+from django.urls import path
+
+from . import views
+
 app_name = "trace"
-urlpatterns: list = []
+# The public scan URLs are short (/t/...) on purpose: a shorter URL makes a coarser QR code
+# that still scans from a 50×30 mm label.
+urlpatterns = [
+    path("t/<str:code>", views.public_page, name="public"),
+    path("t/<str:code>/qc", views.public_qc_report, name="public-qc"),
+    path("t/<str:code>/qr.png", views.public_qr, name="public-qr"),
+    path("t/01/<str:gtin>/10/<str:lot>", views.digital_link, name="digital-link"),
+    path("trace/codes/", views.codes, name="codes"),
+    path("trace/labels.pdf", views.label_sheet, name="labels"),
+    path("trace/recall/<str:code>/", views.recall, name="recall"),
+]

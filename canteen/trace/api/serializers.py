@@ -1,0 +1,44 @@
+from rest_framework import serializers
+
+from ..choices import DeviceKind
+
+
+class TrackPointSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=1)
+    at = serializers.DateTimeField()
+    lat = serializers.DecimalField(max_digits=9, decimal_places=6)
+    lon = serializers.DecimalField(max_digits=9, decimal_places=6)
+    temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1, required=False)
+    speed_kmh = serializers.DecimalField(max_digits=5, decimal_places=1, required=False)
+
+
+class TrackPointsSerializer(serializers.Serializer):
+    """For the schema; the service validates the points itself (ranges, zones, duplicates)."""
+
+    trip = serializers.CharField(max_length=40)
+    delivery = serializers.UUIDField(required=False)
+    points = TrackPointSerializer(many=True)
+
+
+class TrackPointsResultSerializer(serializers.Serializer):
+    track = serializers.UUIDField()
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    points = serializers.IntegerField()
+    breaks = serializers.IntegerField()
+
+
+class DeviceRegisterSerializer(serializers.Serializer):
+    supplier = serializers.UUIDField()
+    name = serializers.CharField(max_length=60)
+    kind = serializers.ChoiceField(choices=DeviceKind.choices, default=DeviceKind.VEHICLE)
+
+
+class DeviceCreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    token = serializers.CharField()
+    name = serializers.CharField()
+
+
+class RecallSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)

@@ -1,0 +1,108 @@
+"""QR label sheets as PDF: single labels for thermal label printers (50×30 mm, 60×40 mm) and
+A4 sheets of labels for office printers. QR by segno, PDF by reportlab with a CJK font."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+
+@dataclass(frozen=True)
+class LabelFormat:
+    key: str
+    label_w: float  # mm
+    label_h: float
+    sheet: tuple[float, float] | None = None  # None: one label per page (roll printers)
+    cols: int = 1
+    rows: int = 1
+
+
+FORMATS = {
+    "50x30": LabelFormat("50x30", 50, 30),
+    "60x40": LabelFormat("60x40", 60, 40),
+    # A4 sheets of 3×8 labels of 70×37 mm (the common 24-up office sheet).
+    "a4-24": LabelFormat("a4-24", 70, 37.125, sheet=A4, cols=3, rows=8),
+}
+
+_FONT = "STSong-Light"
+
+
+def _font() -> str:
+    if _FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+    return _FONT
+
+
+def qr_png(url: str, *, scale: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    while text and pdfmetrics.stringWidth(text, font, size) > width:
+        text = text[:-1]
+    return text
+
+
+def _draw_label(pdf: canvas.Canvas, x: float, y: float, fmt: LabelFormat, label: dict[str, Any]) -> None:
+    w, h = fmt.label_w * mm, fmt.label_h * mm
+    font = _font()
+    margin = 1.5 * mm
+    qr_size = h - 2 * margin
+    pdf.drawImage(ImageReader(io.BytesIO(qr_png(label["url"]))), x + margin, y + margin, qr_size, qr_size)
+    tx = x + 2 * margin + qr_size
+    text_w = w - (tx - x) - margin
+    big = 7.5 if fmt.label_h >= 35 else 6.5
+    small = big - 1.5
+    lines = [
+        (label["item"], big),
+        (f"批号 {label['lot']}", small),
+        (f"生产 {label['production_date']}", small),
+        (f"保质 {label['shelf_life']}", small),
+        (label["supplier"], small),
+        (f"溯源码 {label['code']}", small),
+    ]
+    cy = y + h - margin - big
+    for text, size in lines:
+        if cy < y + margin:
+            break
+        pdf.setFont(font, size)
+        pdf.drawString(tx, cy, _fit(str(text), font, size, text_w))
+        cy -= size + 1.6
+
+
+def label_pdf(labels: list[dict[str, Any]], *, fmt_key: str = "50x30") -> bytes:
+    """labels: [{"url", "code", "item", "lot", "production_date", "shelf_life", "supplier"}]"""
+    fmt = FORMATS[fmt_key]
+    buffer = io.BytesIO()
+    if fmt.sheet is None:
+        pdf = canvas.Canvas(buffer, pagesize=(fmt.label_w * mm, fmt.label_h * mm))
+        for label in labels:
+            _draw_label(pdf, 0, 0, fmt, label)
+            pdf.showPage()
+    else:
+        pdf = canvas.Canvas(buffer, pagesize=fmt.sheet)
+        page_w, page_h = fmt.sheet
+        left = (page_w - fmt.cols * fmt.label_w * mm) / 2
+        top = page_h - (page_h - fmt.rows * fmt.label_h * mm) / 2
+        per_page = fmt.cols * fmt.rows
+        for index, label in enumerate(labels):
+            slot = index % per_page
+            if index and slot == 0:
+                pdf.showPage()
+            col, row = slot % fmt.cols, slot // fmt.cols
+            _draw_label(pdf, left + col * fmt.label_w * mm, top - (row + 1) * fmt.label_h * mm, fmt, label)
+        pdf.showPage()
+    pdf.setTitle("溯源标签 Trace labels")
+    pdf.save()
+    return buffer.getvalue()

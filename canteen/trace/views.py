@@ -1,0 +1,171 @@
+"""Trace pages: the public page a QR scan opens (no login), and staff pages for labels and recalls."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from canteen.core.errors import DomainError
+from canteen.core.i18n import tr
+
+from . import labels, selectors, services, sources
+from .models import TraceCode
+
+PUBLIC_RATE_PER_MINUTE = 120
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    """A per-address budget on public lookups: together with 50-bit codes it makes walking the
+    code space pointless."""
+    addr = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+    key = "trace-rate:" + hashlib.sha256(addr.encode()).hexdigest()[:16]
+    cache.add(key, 0, timeout=60)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=60)
+        count = 1
+    return count > PUBLIC_RATE_PER_MINUTE
+
+
+def _too_many() -> HttpResponse:
+    response = HttpResponse(tr("请求过于频繁，请稍后再试", "Too many requests; try again later"), status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def public_page(request: HttpRequest, code: str) -> HttpResponse:
+    if _rate_limited(request):
+        return _too_many()
+    trace_code = selectors.trace_code_by_code(code)
+    if trace_code is None:
+        return render(request, "trace/not_found.html", {"code": code[:16]}, status=404)
+    TraceCode.objects.filter(pk=trace_code.pk).update(scans=trace_code.scans + 1)
+    context = selectors.trace_page(code=trace_code)
+    return render(request, "trace/public.html", {"t": context})
+
+
+def digital_link(request: HttpRequest, gtin: str, lot: str) -> HttpResponse:
+    """GS1 Digital Link form: /t/01/<GTIN>/10/<lot>. One batch: go to its page; several
+    (the same lot delivered to several campuses): list them."""
+    if _rate_limited(request):
+        return _too_many()
+    codes = selectors.trace_codes_for_digital_link(gtin=gtin, lot=lot)
+    if not codes:
+        return render(request, "trace/not_found.html", {"code": f"{gtin}/{lot}"}, status=404)
+    if len(codes) == 1:
+        return redirect("trace:public", code=codes[0].code)
+    rows = [{"code": c.code, "campus": str(c.campus), "day": c.created_at.date()} for c in codes]
+    return render(request, "trace/lot_choices.html", {"rows": rows, "gtin": gtin, "lot": lot})
+
+
+def public_qc_report(request: HttpRequest, code: str) -> FileResponse:
+    """The QC report shown inline on the public page (PDF or image)."""
+    if _rate_limited(request):
+        raise Http404
+    trace_code = selectors.trace_code_by_code(code)
+    if trace_code is None:
+        raise Http404
+    batch = sources.batch_for_trace(trace_code.batch_id)
+    if not batch.qc_report:
+        raise Http404
+    content_type = batch.qc_report_content_type or (
+        "application/pdf" if batch.qc_report.name.lower().endswith(".pdf") else "image/jpeg"
+    )
+    if content_type not in {"application/pdf", "image/jpeg", "image/png", "image/webp"}:
+        raise Http404
+    response = FileResponse(batch.qc_report.open("rb"), content_type=content_type)
+    response["Content-Disposition"] = "inline"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+def public_qr(request: HttpRequest, code: str) -> HttpResponse:
+    trace_code = selectors.trace_code_by_code(code)
+    if trace_code is None:
+        raise Http404
+    url = request.build_absolute_uri(reverse("trace:public", kwargs={"code": trace_code.code}))
+    return HttpResponse(labels.qr_png(url), content_type="image/png")
+
+
+# ---------------------------------------------------------------- staff pages
+
+
+def _label_rows(request: HttpRequest, codes: list[TraceCode]) -> list[dict]:
+    rows = []
+    for code in codes:
+        batch = code.batch
+        shelf = f"{batch.shelf_life_days}天" if batch.shelf_life_days else (str(batch.expires_on or "—"))
+        rows.append(
+            {
+                "url": request.build_absolute_uri(reverse("trace:public", kwargs={"code": code.code})),
+                "code": code.code,
+                "item": batch.item.name,
+                "lot": batch.batch_number,
+                "production_date": batch.production_date.isoformat(),
+                "shelf_life": shelf,
+                "supplier": batch.supplier.name,
+            }
+        )
+    return rows
+
+
+@login_required
+def codes(request: HttpRequest) -> HttpResponse:
+    qs = (
+        TraceCode.objects.visible_to(request.user)
+        .select_related("batch__item", "batch__supplier", "campus__school")
+        .order_by("-created_at")
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(batch__item__name__icontains=query) | qs.filter(code=query.upper())
+    return render(request, "trace/codes.html", {"codes": qs[:200], "q": query, "formats": labels.FORMATS})
+
+
+@login_required
+def label_sheet(request: HttpRequest) -> HttpResponse:
+    fmt = request.GET.get("format", "50x30")
+    if fmt not in labels.FORMATS:
+        raise Http404
+    wanted = [c.strip().upper() for c in request.GET.get("codes", "").split(",") if c.strip()][:500]
+    codes_ = list(
+        TraceCode.objects.visible_to(request.user)
+        .filter(code__in=wanted)
+        .select_related("batch__item", "batch__supplier")
+        .order_by("code")
+    )
+    if not codes_:
+        raise Http404
+    pdf = labels.label_pdf(_label_rows(request, codes_), fmt_key=fmt)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="trace-labels-{fmt}.pdf"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def recall(request: HttpRequest, code: str) -> HttpResponse:
+    trace_code = get_object_or_404(TraceCode.objects.visible_to(request.user), code=code.upper())
+    if request.method == "POST":
+        try:
+            services.recall_raise(actor=request.user, code=trace_code, reason=request.POST.get("reason", ""))
+        except DomainError as exc:
+            messages.error(request, exc.message(request.LANGUAGE_CODE))
+        else:
+            messages.success(request, tr("已发起召回并通知受影响校区", "Recall raised; affected campuses notified"))
+        return redirect("trace:recall", code=trace_code.code)
+    affected = selectors.recall_query(actor=request.user, code=trace_code)
+    return render(
+        request,
+        "trace/recall.html",
+        {"code": trace_code, "affected": affected, "recalls": trace_code.recalls.all()},
+    )

@@ -6,6 +6,7 @@ contact person, student) can slip into it by a template change."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,6 +38,15 @@ def trace_codes_for_digital_link(*, gtin: str, lot: str) -> list[TraceCode]:
 
 def _dish_uri(campus_code: str, day: date, meal_kind: str, dish_id: Any) -> str:
     return f"urn:canteen:dish:{campus_code}:{day.isoformat()}:{meal_kind or 'meal'}:{dish_id or 'meal'}"
+
+
+def _dish_key(dish: dict[str, Any]) -> str | None:
+    """A dish's id, or for a dish known only by name a stable ASCII key (URIs must be ASCII)."""
+    if dish.get("id"):
+        return str(dish["id"])
+    if dish.get("name"):
+        return "n" + hashlib.sha256(dish["name"].encode()).hexdigest()[:12]
+    return None
 
 
 def batch_lineage(*, batch_ids: list[Any], limit: int | None = None) -> list[dict[str, Any]]:
@@ -433,7 +443,7 @@ def _derived_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
                 element["uom"] = unit_uom
             inputs.append(element)
         dishes = row["dishes"] or [{"id": "", "name": ""}]
-        outputs = [_dish_uri(row["campus_code"], row["day"], row["meal_kind"], d["id"] or None) for d in dishes]
+        outputs = [_dish_uri(row["campus_code"], row["day"], row["meal_kind"], _dish_key(d)) for d in dishes]
         cooked_at = timezone.make_aware(datetime.combine(row["day"], time(10, 0)))
         event = epcis.transformation_event(
             eid=epcis.event_id("cooking", row["campus_id"], row["day"], row["meal_kind"]),

@@ -29,12 +29,15 @@ def test_export_has_every_step_and_validates(journey):
         assert step in steps
     transporting = next(e for e in events if e["bizStep"] == "transporting")
     reports = transporting["sensorElementList"][0]["sensorReport"]
-    assert len(reports) == 14 and reports[0]["uom"] == "CEL" and reports[0]["type"] == "gs1:Temperature"
+    assert len(reports) == 14
+    assert reports[0]["uom"] == "CEL"
+    assert reports[0]["type"] == "gs1:Temperature"
     cooking = next(e for e in events if e["type"] == "TransformationEvent")
     # both batches issued to that lunch are inputs of the meal; the dishes are its outputs
     assert len(cooking["inputQuantityList"]) == 2
     outputs = cooking["outputEPCList"]
-    assert len(outputs) == 2 and all(uri.startswith("urn:canteen:dish:") and uri.isascii() for uri in outputs)
+    assert len(outputs) == 2
+    assert all(uri.startswith("urn:canteen:dish:") and uri.isascii() for uri in outputs)
     receiving = next(e for e in events if e["bizStep"] == "receiving")
     assert receiving["ilmd"]["cbvmda:lotNumber"] == "PK-7788"
     # no personal data travels in the export

@@ -16,7 +16,8 @@ def test_acceptance_issues_one_unguessable_code_per_batch(journey):
     for code in codes:
         assert len(code.code) == CODE_LENGTH
         assert set(code.code) <= set(CODE_ALPHABET)
-        assert len(code.gtin) == 14 and code.gtin.startswith("002")  # GTIN-13 restricted range 02, as GTIN-14
+        assert len(code.gtin) == 14
+        assert code.gtin.startswith("002")
     assert codes[0].code != codes[1].code
     # receiving, inspecting, storing captured as EPCIS events at acceptance
     steps = sorted(EpcisEvent.objects.filter(codes=journey.cabbage_code).values_list("biz_step", flat=True))

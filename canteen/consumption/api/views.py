@@ -1,0 +1,217 @@
+"""Checkout API. Thin: parse, call a service, shape the answer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import authentication, generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from canteen.core.api import idempotent_response
+from canteen.core.errors import Forbidden
+
+from .. import selectors, services
+from ..errors import RecordNotFound
+from ..models import MealRecord
+from .auth import TerminalTokenAuthentication, terminal_of
+from .serializers import (
+    CheckoutRequestSerializer,
+    CheckoutResponseSerializer,
+    MealRecordSerializer,
+    TerminalSerializer,
+    VoidRequestSerializer,
+    student_card,
+)
+
+AUTH = [
+    TerminalTokenAuthentication,
+    authentication.SessionAuthentication,
+    authentication.TokenAuthentication,
+]
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="one per checkout"
+)
+
+
+def _require_terminal(request: Request):
+    terminal = terminal_of(request)
+    if terminal is None:
+        raise Forbidden("仅限窗口终端调用", "Only a window terminal may call this")
+    return terminal
+
+
+def checkout_body(result: services.CheckoutResult) -> dict:
+    record = result.record
+    return {
+        "record": MealRecordSerializer(record).data,
+        "student": student_card(record.student),
+        "balance_after_fen": result.balance_after.fen if result.balance_after is not None else None,
+        "replayed": result.replayed,
+    }
+
+
+class CheckoutView(generics.ListAPIView):
+    """POST: check a student out at a window (idempotent). GET: meal records the caller may see."""
+
+    authentication_classes = AUTH
+    serializer_class = MealRecordSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.meal_records(
+            actor=self.request.user,
+            campus_id=params.get("campus") or None,
+            student_id=params.get("student") or None,
+            served_on=params.get("served_on") or None,
+            status=params.get("status") or None,
+        )
+
+    @extend_schema(
+        request=CheckoutRequestSerializer,
+        responses={201: CheckoutResponseSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CheckoutRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        terminal = terminal_of(request)
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+
+        def operation() -> tuple[int, dict]:
+            result = services.checkout_at_window(
+                actor=request.user,
+                terminal=terminal,
+                method=data["method"],
+                idempotency_key=key,
+                student_id=data.get("student_id"),
+                qr_token=data.get("qr_token"),
+                student_number=data.get("student_number"),
+                pin=data.get("pin"),
+                window_id=data.get("window_id"),
+                identified_at=data.get("identified_at"),
+                match_distance=data.get("match_distance"),
+                match_margin=data.get("match_margin"),
+                served_offline=data.get("served_offline", False),
+            )
+            return 201, checkout_body(result)
+
+        # `served_offline` is left out of the fingerprint: a terminal that timed out online and
+        # then served the meal offline retries the same key with the flag set, and that is the
+        # same checkout, not a different request.
+        payload = {k: v for k, v in request.data.items() if k != "served_offline"}
+        caller = f"terminal:{terminal.pk}" if terminal else f"user:{request.user.pk}"
+        return idempotent_response(
+            request, scope=f"consumption.checkout:{caller}", operation=operation, payload=payload
+        )
+
+
+class CheckoutByKeyView(APIView):
+    """The record a checkout key produced, if any: a terminal reconciles a request whose answer
+    it never received."""
+
+    authentication_classes = AUTH
+
+    @extend_schema(responses={200: MealRecordSerializer})
+    def get(self, request: Request, key: str) -> Response:
+        record = selectors.meal_record_by_key(actor=request.user, idempotency_key=key)
+        if record is None:
+            raise RecordNotFound(details={"key": key})
+        return Response(MealRecordSerializer(record).data)
+
+
+class VoidView(APIView):
+    authentication_classes = AUTH
+
+    @extend_schema(
+        request=VoidRequestSerializer, responses={200: MealRecordSerializer}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        serializer = VoidRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = MealRecord.objects.visible_to(request.user).filter(pk=pk).first()
+        if record is None:
+            raise RecordNotFound()
+        terminal = terminal_of(request)
+        if terminal is None and getattr(request.user, "role", None) not in services.WINDOW_ROLES:
+            if not request.user.is_superuser:
+                raise Forbidden()
+
+        def operation() -> tuple[int, dict]:
+            voided = services.meal_record_void(
+                record=record, actor=request.user, reason=serializer.validated_data["reason"]
+            )
+            return 200, MealRecordSerializer(voided).data
+
+        return idempotent_response(request, scope=f"consumption.void:{pk}", operation=operation)
+
+
+class TerminalMeView(APIView):
+    """The terminal's own configuration; also its heartbeat."""
+
+    authentication_classes = AUTH
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        from canteen.identity import selectors as identity_selectors
+        from canteen.meals import selectors as meals_selectors
+
+        terminal = _require_terminal(request)
+        services.terminal_touch(terminal=terminal, gallery_version=request.headers.get("X-Gallery-Version"))
+        sessions = meals_selectors.sessions_of(actor=request.user, campus=terminal.campus).filter(active=True)
+        prices = meals_selectors.set_meals_of(actor=request.user, campus=terminal.campus).filter(active=True)
+        return Response(
+            {
+                **TerminalSerializer(terminal).data,
+                "gallery_version": str(identity_selectors.gallery_version(campus=terminal.campus)),
+                "server_time": timezone.now().isoformat(),
+                "timezone": settings.TIME_ZONE,
+                "sessions": [
+                    {"kind": s.kind, "start": s.serve_start.strftime("%H:%M"), "end": s.serve_end.strftime("%H:%M")}
+                    for s in sessions
+                ],
+                "offline_price_fen": max((p.price_fen for p in prices), default=0),
+            }
+        )
+
+
+class TerminalGalleryView(APIView):
+    """The campus gallery as the encrypted package the identity service builds; 304 when the
+    terminal already holds this version."""
+
+    authentication_classes = AUTH
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request) -> HttpResponse:
+        from canteen.identity import selectors as identity_selectors
+        from canteen.identity import services as identity_services
+
+        terminal = _require_terminal(request)
+        version = str(identity_selectors.gallery_version(campus=terminal.campus))
+        etag = f'"{version}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponse(status=304)
+        else:
+            # identity audits the template read as a system read (actor None); the terminal that
+            # asked is recorded here.
+            data = identity_services.terminal_gallery_package(campus=terminal.campus, actor=None)
+            services.terminal_gallery_fetched(terminal=terminal, version=version)
+            response = HttpResponse(data, content_type="application/octet-stream")
+        response["ETag"] = etag
+        response["X-Gallery-Version"] = version
+        services.terminal_touch(terminal=terminal, gallery_version=request.headers.get("X-Gallery-Version"))
+        return response
+
+
+class TerminalRosterView(APIView):
+    authentication_classes = AUTH
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        terminal = _require_terminal(request)
+        return Response({"students": selectors.terminal_roster(terminal=terminal)})

@@ -1,0 +1,542 @@
+"""Checkout at the serving window, and the terminals that do it.
+
+`checkout_record` is check-then-do inside one transaction (zulip's `check_*`/`do_*` split):
+
+1. replay: a key already recorded returns that record (the terminal retries after a crash or a
+   lost response; the ledger's own (kind, key) constraint is the second guard);
+2. lock the student (a transaction-scoped advisory lock on PostgreSQL; SQLite's IMMEDIATE
+   transactions already serialize writers), then re-check the key;
+3. check: enrolled, this campus, face consent for face, a meal offered at `at`, and the
+   per-session limit;
+4. do: charge through `ledger.services.meal_charge` (its guarded UPDATE refuses an overdraft),
+   insert the record (a unique (student, day, session, serving_no) is the database's own refusal
+   of a double serving), audit, publish `consumption.meal_served`.
+
+Lock order is advisory(student) → ledger wallet row, the same for every path, so concurrent
+checkouts queue instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from canteen.core.audit import audit_record
+from canteen.core.errors import DomainError
+from canteen.core.events import publish
+from canteen.core.money import Money
+from canteen.org.choices import StudentStatus
+from canteen.org.models import ServingWindow, Student
+
+from .errors import (
+    AlreadyServed,
+    FaceConsentMissing,
+    InsufficientBalance,
+    KeyBelongsToAnotherCheckout,
+    NoMealOffered,
+    NotAllowedAtWindow,
+    RecordAlreadyVoided,
+    StudentNotEnrolled,
+    TerminalInactive,
+    UnknownStudent,
+    WrongCampus,
+)
+from .models import ChargeStatus, MealRecord, MealRecordTransition, Method, RecordStatus, Terminal
+
+TOKEN_PREFIX = "ct"  # noqa: S105 - a label before the secret, not a secret
+
+# served → voided is the only move: a served meal is corrected by voiding it (which reverses
+# the charge), never by editing it.
+RECORD_MOVES: dict[str, frozenset[str]] = {
+    RecordStatus.SERVED: frozenset({RecordStatus.VOIDED}),
+    RecordStatus.VOIDED: frozenset(),
+}
+
+
+# -- terminals -----------------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> tuple[str, str]:
+    prefix = secrets.token_hex(6)
+    return prefix, f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+@transaction.atomic
+def terminal_register(
+    *,
+    window: ServingWindow,
+    actor: Any,
+    name: str = "",
+    code: str = "",
+    offline_limit_fen: int = 3000,
+    offline_total_limit_fen: int = 300_000,
+) -> tuple[Terminal, str]:
+    """Register a device at a window. Returns the terminal and its API token, shown only now."""
+    campus = window.canteen.campus
+    prefix, token = _new_token()
+    terminal = Terminal.objects.create(
+        window=window,
+        campus=campus,
+        name=name or f"{window.name}终端",
+        code=code or f"{window.code}-T{secrets.token_hex(2)}",
+        token_prefix=prefix,
+        token_hash=_hash_token(token),
+        offline_limit_fen=offline_limit_fen,
+        offline_total_limit_fen=offline_total_limit_fen,
+        registered_by=actor if getattr(actor, "pk", None) else None,
+    )
+    audit_record(
+        actor=actor,
+        action="consumption.terminal_registered",
+        target=terminal,
+        after={"window": str(window.pk), "offline_limit_fen": offline_limit_fen},
+        district_id=campus.school.district_id,
+        school_id=campus.school_id,
+    )
+    return terminal, token
+
+
+@transaction.atomic
+def terminal_rotate_token(*, terminal: Terminal, actor: Any) -> str:
+    prefix, token = _new_token()
+    terminal.token_prefix = prefix
+    terminal.token_hash = _hash_token(token)
+    terminal.save(update_fields=["token_prefix", "token_hash", "updated_at"])
+    audit_record(actor=actor, action="consumption.terminal_token_rotated", target=terminal)
+    return token
+
+
+@transaction.atomic
+def terminal_deactivate(*, terminal: Terminal, actor: Any) -> Terminal:
+    terminal.is_active = False
+    terminal.save(update_fields=["is_active", "updated_at"])
+    audit_record(actor=actor, action="consumption.terminal_deactivated", target=terminal, after={"is_active": False})
+    return terminal
+
+
+def terminal_authenticate(*, token: str) -> Terminal | None:
+    """The terminal a token belongs to, or None. Constant-time comparison of the hash."""
+    parts = (token or "").split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    terminal = Terminal.objects.select_related("window", "campus").filter(token_prefix=parts[1]).first()
+    if terminal is None or not hmac.compare_digest(terminal.token_hash, _hash_token(token)):
+        return None
+    return terminal
+
+
+def terminal_touch(*, terminal: Terminal, gallery_version: str | None = None) -> None:
+    """Heartbeat: when it was last seen and which gallery it holds (for the manager's page)."""
+    fields: dict[str, Any] = {"last_seen_at": timezone.now()}
+    if gallery_version is not None:
+        fields["last_gallery_version"] = str(gallery_version)[:64]
+    Terminal.objects.filter(pk=terminal.pk).update(**fields)
+
+
+def terminal_gallery_fetched(*, terminal: Terminal, version: str) -> None:
+    audit_record(
+        actor=None,
+        action="consumption.gallery_fetched",
+        target=terminal,
+        target_label=f"terminal:{terminal.code}",
+        after={"gallery_version": version},
+        school_id=terminal.campus.school_id,
+    )
+
+
+# -- checkout ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    record: MealRecord
+    balance_after: Money | None
+    replayed: bool
+
+
+def _lock_student(student_id: uuid.UUID) -> None:
+    """Serialize checkouts of one student for the rest of the transaction."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(
+            hashlib.blake2b(b"consumption:" + student_id.bytes, digest_size=8).digest(), "big", signed=True
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _face_consent_active(student: Student) -> bool:
+    from canteen.identity import selectors as identity_selectors
+
+    return bool(identity_selectors.has_face_consent(student=student))
+
+
+def _max_servings(offer: Any) -> int:
+    explicit = getattr(offer, "max_servings", None)
+    if explicit:
+        return int(explicit)
+    return 2 if getattr(offer, "allows_second_meal", False) else 1
+
+
+def _balance(student: Student) -> Money | None:
+    from canteen.ledger import selectors as ledger_selectors
+
+    return ledger_selectors.balance_of(student=student)
+
+
+def _replay(existing: MealRecord, student: Student) -> CheckoutResult:
+    if existing.student_id != student.pk:
+        raise KeyBelongsToAnotherCheckout(details={"key": existing.idempotency_key})
+    balance = Money(existing.balance_after_fen) if existing.balance_after_fen is not None else None
+    return CheckoutResult(existing, balance, True)
+
+
+def checkout_record(
+    *,
+    student: Student,
+    method: str,
+    idempotency_key: str,
+    actor: Any,
+    window: ServingWindow | None = None,
+    terminal: Terminal | None = None,
+    at: datetime | None = None,
+    match_distance: float | None = None,
+    match_margin: float | None = None,
+    served_offline: bool = False,
+) -> CheckoutResult:
+    """Serve `student` the meal offered at `at` (default: now) and charge it, once per key.
+
+    `served_offline`: the terminal already handed the meal over while the server was
+    unreachable, within its offline limit. The record is then kept even when the balance no
+    longer covers it (charge_status "unpaid", settled later) or the session limit was passed
+    at another window: refusing would lose a fact, not prevent it.
+    """
+    from canteen.ledger import errors as ledger_errors
+    from canteen.ledger import services as ledger_services
+    from canteen.meals import selectors as meals_selectors
+
+    if method not in Method.values:
+        raise DomainError("未知的核验方式", "Unknown identification method", code="invalid_method")
+    if terminal is not None:
+        window = terminal.window
+    if window is None:
+        raise DomainError("缺少取餐窗口", "The serving window is required", code="window_required")
+    campus = window.canteen.campus
+    at = at or timezone.now()
+
+    existing = MealRecord.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replay(existing, student)
+    if student.campus_id != campus.pk:
+        raise WrongCampus(details={"student_campus": str(student.campus_id), "window_campus": str(campus.pk)})
+    if student.status != StudentStatus.ENROLLED:
+        raise StudentNotEnrolled(details={"status": student.status})
+    if method == Method.FACE and not _face_consent_active(student):
+        raise FaceConsentMissing()
+    offer = meals_selectors.meal_offer_for(student=student, at=at)
+    if offer is None:
+        raise NoMealOffered(details={"at": at.isoformat()})
+
+    with transaction.atomic():
+        _lock_student(student.pk)
+        existing = MealRecord.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, student)
+        same_session = MealRecord.objects.filter(
+            student=student, served_on=offer.served_on, session_kind=offer.session_kind
+        )
+        served = list(same_session.filter(status=RecordStatus.SERVED).select_related("window").order_by("served_at"))
+        if len(served) >= _max_servings(offer) and not served_offline:
+            first = served[0]
+            raise AlreadyServed(
+                served_at=timezone.localtime(first.served_at).strftime("%H:%M"),
+                window=first.window.name if first.window else "",
+                session_kind=offer.session_kind,
+            )
+        serving_no = (same_session.aggregate(n=Max("serving_no"))["n"] or 0) + 1
+
+        record = MealRecord(
+            student=student,
+            campus=campus,
+            school_id=campus.school_id,
+            district_id=campus.school.district_id,
+            window=window,
+            terminal=terminal,
+            operator=actor if getattr(actor, "pk", None) else None,
+            session_kind=offer.session_kind,
+            session_id=str(offer.session_id or ""),
+            served_on=offer.served_on,
+            served_at=at,
+            serving_no=serving_no,
+            set_meal_id=str(offer.set_meal_id or ""),
+            set_meal_name=offer.set_meal_name,
+            dishes=list(offer.dishes or []),
+            price_fen=offer.price.fen,
+            method=method,
+            match_distance=match_distance,
+            match_margin=match_margin,
+            idempotency_key=idempotency_key,
+            served_offline=served_offline,
+        )
+        balance_after: Money | None = None
+        if offer.price.fen == 0:
+            record.charge_status = ChargeStatus.FREE
+        else:
+            try:
+                posting = ledger_services.meal_charge(
+                    student=student,
+                    amount=offer.price,
+                    idempotency_key=f"meal:{idempotency_key}",
+                    campus=campus,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                    memo=f"{offer.served_on} {offer.set_meal_name}",
+                    meal_ref=str(record.pk),
+                )
+                record.posting_id = str(posting.pk)
+            except (ledger_errors.InsufficientFunds, ledger_errors.DailyLimitExceeded) as exc:
+                if not served_offline:
+                    if isinstance(exc, ledger_errors.DailyLimitExceeded):
+                        raise
+                    balance = _balance(student)
+                    raise InsufficientBalance(
+                        balance_fen=balance.fen if balance is not None else 0, price_fen=offer.price.fen
+                    ) from exc
+                record.charge_status = ChargeStatus.UNPAID
+        balance_after = _balance(student)
+        record.balance_after_fen = balance_after.fen if balance_after is not None else None
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError as exc:
+            # Only reachable without the advisory lock (SQLite under an unusual isolation, or a
+            # writer bypassing this service): the constraint still refuses the double serving.
+            raise AlreadyServed(served_at="", window="", session_kind=offer.session_kind) from exc
+        MealRecordTransition.objects.create(
+            record=record, from_status="", to_status=RecordStatus.SERVED, actor_label=_label(actor, terminal)
+        )
+        audit_record(
+            actor=actor,
+            action="consumption.meal_served",
+            target=record,
+            target_label=f"{student.name} {offer.set_meal_name}",
+            after={
+                "student": str(student.pk),
+                "price_fen": record.price_fen,
+                "method": method,
+                "window": str(window.pk),
+                "terminal": str(terminal.pk) if terminal else None,
+                "charge_status": record.charge_status,
+                "served_offline": served_offline,
+                "match_distance": match_distance,
+            },
+            district_id=record.district_id,
+            school_id=record.school_id,
+        )
+        publish("consumption.meal_served", _event_payload(record))
+    return CheckoutResult(record, balance_after, False)
+
+
+def _label(actor: Any, terminal: Terminal | None) -> str:
+    if terminal is not None:
+        return f"terminal:{terminal.code}"
+    return (getattr(actor, "username", None) or str(actor or "system"))[:150]
+
+
+def _event_payload(record: MealRecord) -> dict[str, Any]:
+    return {
+        "record_id": str(record.pk),
+        "student_id": str(record.student_id),
+        "campus_id": str(record.campus_id),
+        "school_id": str(record.school_id),
+        "district_id": str(record.district_id),
+        "session_kind": record.session_kind,
+        "served_on": record.served_on.isoformat(),
+        "amount_fen": record.price_fen,
+        "method": record.method,
+    }
+
+
+@transaction.atomic
+def meal_record_void(*, record: MealRecord, actor: Any, reason: str) -> MealRecord:
+    """Void a served meal (wrong student, food not taken): the charge is reversed in the ledger
+    and the student may be served again in that session."""
+    from canteen.ledger import services as ledger_services
+
+    record = MealRecord.objects.select_for_update().get(pk=record.pk)
+    if RecordStatus.VOIDED not in RECORD_MOVES[record.status]:
+        raise RecordAlreadyVoided()
+    reason = (reason or "").strip()[:200]
+    if not reason:
+        raise DomainError("请填写撤销原因", "A reason is required to void a meal", code="void_reason_required")
+    if record.posting_id and record.charge_status == ChargeStatus.CHARGED:
+        from canteen.ledger.models import Posting
+
+        reversal = ledger_services.meal_charge_reverse(
+            posting=Posting.objects.get(pk=record.posting_id),
+            idempotency_key=f"meal-void:{record.idempotency_key}",
+            actor=actor if getattr(actor, "pk", None) else None,
+            reason=reason,
+        )
+        record.void_posting_id = str(reversal.pk)
+    before = record.status
+    record.status = RecordStatus.VOIDED
+    record.voided_at = timezone.now()
+    record.void_reason = reason
+    record.save(update_fields=["status", "voided_at", "void_reason", "void_posting_id", "updated_at"])
+    MealRecordTransition.objects.create(
+        record=record, from_status=before, to_status=record.status, actor_label=_label(actor, None), reason=reason
+    )
+    audit_record(
+        actor=actor,
+        action="consumption.meal_voided",
+        target=record,
+        before={"status": before},
+        after={"status": record.status, "reason": reason, "void_posting_id": record.void_posting_id},
+        district_id=record.district_id,
+        school_id=record.school_id,
+    )
+    publish("consumption.meal_voided", {**_event_payload(record), "reason": reason})
+    return record
+
+
+def meal_record_settle(*, record: MealRecord) -> MealRecord:
+    """Charge an offline meal that the balance did not cover at sync time, with the same ledger
+    key: after a top-up the retry succeeds; still short, it stays unpaid."""
+    from canteen.ledger import errors as ledger_errors
+    from canteen.ledger import services as ledger_services
+
+    with transaction.atomic():
+        record = MealRecord.objects.select_for_update().select_related("student", "campus").get(pk=record.pk)
+        if record.charge_status != ChargeStatus.UNPAID or record.status != RecordStatus.SERVED:
+            return record
+        _lock_student(record.student_id)
+        try:
+            posting = ledger_services.meal_charge(
+                student=record.student,
+                amount=Money(record.price_fen),
+                idempotency_key=f"meal:{record.idempotency_key}",
+                campus=record.campus,
+                memo=f"{record.served_on} {record.set_meal_name}（离线补扣）",
+                meal_ref=str(record.pk),
+            )
+        except (ledger_errors.InsufficientFunds, ledger_errors.DailyLimitExceeded):
+            return record
+        record.posting_id = str(posting.pk)
+        record.charge_status = ChargeStatus.CHARGED
+        record.save(update_fields=["posting_id", "charge_status", "updated_at"])
+        audit_record(
+            actor=None,
+            action="consumption.meal_settled",
+            target=record,
+            after={"posting_id": record.posting_id},
+            district_id=record.district_id,
+            school_id=record.school_id,
+        )
+    return record
+
+
+# -- the window: who may check out, and which student ----------------------------------------
+
+WINDOW_ROLES = frozenset({"window_operator", "canteen_manager"})
+# An offline terminal syncs what it served; older than this is a clock fault or a replayed
+# export, not a backlog.
+MAX_BACKLOG = timedelta(days=7)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def checkout_at_window(
+    *,
+    actor: Any,
+    terminal: Terminal | None,
+    method: str,
+    idempotency_key: str,
+    student_id: Any = None,
+    qr_token: str | None = None,
+    student_number: str | None = None,
+    pin: str | None = None,
+    window_id: Any = None,
+    identified_at: datetime | None = None,
+    match_distance: float | None = None,
+    match_margin: float | None = None,
+    served_offline: bool = False,
+) -> CheckoutResult:
+    """The API's entry: decide the window from the caller (a terminal, or a window operator of
+    the campus), the student from the credential, then `checkout_record`."""
+    if terminal is not None:
+        if not terminal.is_active:
+            raise TerminalInactive()
+        if method == Method.MANUAL:
+            raise NotAllowedAtWindow(
+                "终端不能人工核验，请由窗口操作员办理", "A terminal cannot do manual checks; a window operator must"
+            )
+        window = terminal.window
+        now = timezone.now()
+        at = identified_at or now
+        if at > now + MAX_CLOCK_SKEW or at < now - MAX_BACKLOG:
+            raise DomainError(
+                "终端时间异常，请校准终端时钟",
+                "The terminal's time is out of range; check its clock",
+                code="terminal_clock",
+                details={"identified_at": at.isoformat(), "server_time": now.isoformat()},
+            )
+    else:
+        window = ServingWindow.objects.select_related("canteen__campus").filter(pk=window_id).first()
+        if window is None:
+            raise DomainError("请选择取餐窗口", "Choose the serving window", code="window_required")
+        allowed = getattr(actor, "is_superuser", False) or (
+            getattr(actor, "role", None) in WINDOW_ROLES and actor.campus_id == window.canteen.campus_id
+        )
+        if not allowed:
+            raise NotAllowedAtWindow()
+        at = timezone.now()
+        served_offline = False
+    campus = window.canteen.campus
+    student = _resolve_student(
+        campus=campus,
+        method=method,
+        student_id=student_id,
+        qr_token=qr_token,
+        student_number=student_number,
+        pin=pin,
+    )
+    return checkout_record(
+        student=student,
+        method=method,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        window=window,
+        terminal=terminal,
+        at=at,
+        match_distance=match_distance,
+        match_margin=match_margin,
+        served_offline=served_offline,
+    )
+
+
+def _resolve_student(
+    *, campus: Any, method: str, student_id: Any, qr_token: str | None, student_number: str | None, pin: str | None
+) -> Student:
+    if method == Method.QR:
+        from canteen.identity import services as identity_services
+
+        return identity_services.credential_verify_qr(token=qr_token, campus=campus)
+    if method == Method.PIN:
+        from canteen.identity import services as identity_services
+
+        return identity_services.credential_verify_pin(campus=campus, student_number=student_number, pin=pin)
+    student = Student.objects.select_related("school_class", "campus__school").filter(pk=student_id).first()
+    if student is None:
+        raise UnknownStudent(details={"student_id": str(student_id)})
+    return student

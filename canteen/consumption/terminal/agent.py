@@ -1,0 +1,417 @@
+"""The terminal's main loop: frames → face → gallery match → checkout → kiosk, with the offline
+rules. See store.py for the durability contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .client import Offline, Reply, ServerClient
+from .kiosk import KioskState
+from .store import Store
+
+log = logging.getLogger("canteen.terminal")
+
+
+def _local_key(token: str) -> AESGCM:
+    """Files the terminal keeps (roster, config) are sealed with a key derived from its token,
+    which is not stored on disk: a stolen disk holds no readable names."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"canteen-terminal", info=b"local-files").derive(
+        token.encode()
+    )
+    return AESGCM(key)
+
+
+@dataclass
+class Session:
+    kind: str
+    start: str  # "HH:MM"
+    end: str
+
+
+@dataclass
+class Config:
+    code: str = ""
+    window_name: str = ""
+    campus_id: str = ""
+    offline_limit_fen: int = 0
+    offline_total_limit_fen: int = 0
+    gallery_version: str = ""
+    timezone: str = "Asia/Shanghai"
+    sessions: list[Session] = field(default_factory=list)
+    # Highest set-meal price of the campus: the offline estimate of what a meal costs, so the
+    # offline limit errs on the side of the canteen.
+    offline_price_fen: int = 0
+
+    @classmethod
+    def from_me(cls, body: dict) -> Config:
+        return cls(
+            code=body.get("code", ""),
+            window_name=body.get("window_name", ""),
+            campus_id=str(body.get("campus_id", "")),
+            offline_limit_fen=int(body.get("offline_limit_fen") or 0),
+            offline_total_limit_fen=int(body.get("offline_total_limit_fen") or 0),
+            gallery_version=str(body.get("gallery_version", "")),
+            timezone=body.get("timezone") or "Asia/Shanghai",
+            sessions=[Session(**s) for s in body.get("sessions", [])],
+            offline_price_fen=int(body.get("offline_price_fen") or 0),
+        )
+
+
+class TerminalAgent:
+    def __init__(
+        self,
+        *,
+        client: ServerClient,
+        store: Store,
+        kiosk: KioskState,
+        token: str,
+        engine: Any = None,
+        cooldown: float = 8.0,
+        sync_every: float = 2.0,
+        sync_pause: float = 0.0,
+        offline_retry_after: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.kiosk = kiosk
+        self.engine = engine
+        self.cooldown = cooldown
+        self.sync_every = sync_every
+        self.sync_pause = sync_pause
+        self.offline_retry_after = offline_retry_after
+        self._seal = _local_key(token)
+        self.config = Config()
+        self.gallery: Any = None
+        self.roster: dict[str, dict] = {}
+        self._recent: dict[str, float] = {}
+        self._offline_since: float | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._sync_thread: threading.Thread | None = None
+        self.stats: dict[str, list[float]] = {"identify_ms": [], "checkout_ms": []}
+
+    # -- local sealed files ---------------------------------------------------------------
+
+    def _put_sealed(self, name: str, data: bytes) -> None:
+        nonce = uuid.uuid4().bytes[:12]
+        self.store.put(name, nonce + self._seal.encrypt(nonce, data, name.encode()))
+
+    def _get_sealed(self, name: str) -> bytes | None:
+        blob = self.store.fetch(name)
+        if blob is None:
+            return None
+        try:
+            return self._seal.decrypt(blob[:12], blob[12:], name.encode())
+        except Exception:
+            log.warning("local %s cannot be opened (token changed?); ignoring it", name)
+            return None
+
+    # -- start-up and refresh ---------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        return self._offline_since is None
+
+    def _went_offline(self, why: str) -> None:
+        if self._offline_since is None:
+            log.warning("server unreachable (%s): working offline", why)
+            self._offline_since = time.monotonic()
+
+    def _came_online(self) -> None:
+        if self._offline_since is not None:
+            log.info("server reachable again")
+        self._offline_since = None
+
+    def start(self) -> None:
+        recovered = self.store.recover()
+        if recovered:
+            log.info("%d checkout(s) were in flight at the last stop; they will be resent", recovered)
+        cached = self._get_sealed("config")
+        if cached:
+            self.config = Config.from_me(json.loads(cached))
+        roster = self._get_sealed("roster")
+        if roster:
+            self.roster = {s["id"]: s for s in json.loads(roster)}
+        package = self.store.fetch("gallery")
+        if package:
+            self._open_gallery(package)
+        self.refresh()
+        self.kiosk.window_name = self.config.window_name
+
+    def _open_gallery(self, package: bytes) -> None:
+        from canteen.identity.services import gallery_package_open
+
+        try:
+            self.gallery = gallery_package_open(package)
+        except Exception as exc:  # a damaged or foreign package: keep what we had
+            log.error("gallery package rejected: %s", exc)
+
+    def refresh(self) -> bool:
+        """Config, then the gallery and roster when the gallery version moved. False if offline."""
+        try:
+            have = str(self.gallery.version) if self.gallery is not None else ""
+            me = self.client.me(gallery_version=have)
+            if not me.ok:
+                log.error("terminal not accepted by the server: %s %s", me.status, me.message_zh)
+                return False
+            self.config = Config.from_me(me.body)
+            self._put_sealed("config", json.dumps(me.body).encode())
+            self.kiosk.window_name = self.config.window_name
+            if self.gallery is None or str(self.gallery.version) != self.config.gallery_version:
+                reply = self.client.gallery(have_version=have)
+                if reply.status == 200:
+                    self.store.put("gallery", reply.raw)
+                    self._open_gallery(reply.raw)
+                roster = self.client.roster()
+                if roster.ok:
+                    students = roster.body["students"]
+                    self._put_sealed("roster", json.dumps(students).encode())
+                    self.roster = {s["id"]: s for s in students}
+            self._came_online()
+            return True
+        except Offline as exc:
+            self._went_offline(str(exc))
+            return False
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def handle_frame(self, frame_ts: float, frame: np.ndarray) -> str | None:
+        """Process one camera frame; returns what the screen now shows (or None: nothing new)."""
+        if self.engine is None or self.gallery is None:
+            return None
+        t0 = time.perf_counter()
+        faces = self.engine.embed_frame(frame)
+        if not faces:
+            return None
+        _box, embedding = faces[0]  # the largest face is the student at the window
+        match = self.gallery.identify(embedding)
+        self.stats["identify_ms"].append((time.perf_counter() - t0) * 1000)
+        now = time.time()
+        subject = match.student_id or match.candidate_id or "?"
+        if now - self._recent.get(f"{match.decision}:{subject}", 0) < self.cooldown:
+            return None  # the same student still standing there
+        self._recent[f"{match.decision}:{subject}"] = now
+        if match.decision == "reject":
+            self.kiosk.show(
+                "unknown", frame_ts=frame_ts, message="未能识别，请出示二维码或到人工窗口", online=self.online
+            )
+            return "unknown"
+        student = self.roster.get(match.student_id) or {"id": match.student_id, "name": ""}
+        if match.decision == "confirm":
+            self.kiosk.show(
+                "confirm",
+                frame_ts=frame_ts,
+                student=student,
+                message="识别把握不足：请正对屏幕再试一次，或出示二维码",
+                online=self.online,
+            )
+            return "confirm"
+        # Name and set meal first: this is what the student waits for; the charge follows.
+        self.kiosk.show("identified", frame_ts=frame_ts, student=student, online=self.online)
+        return self.checkout(
+            student_id=match.student_id,
+            frame_ts=frame_ts,
+            method="face",
+            match_distance=round(float(match.distance), 4),
+            match_margin=round(float(match.margin), 4),
+        )
+
+    # -- checkout ---------------------------------------------------------------------------
+
+    def _local_session(self, at: datetime) -> tuple[str, str]:
+        local = at.astimezone(ZoneInfo(self.config.timezone))
+        hhmm = local.strftime("%H:%M")
+        for s in self.config.sessions:
+            if s.start <= hhmm < s.end:
+                return local.date().isoformat(), s.kind
+        return local.date().isoformat(), ""
+
+    def checkout(self, *, student_id: str, frame_ts: float, method: str = "face", **extra: Any) -> str:
+        at = datetime.fromtimestamp(frame_ts).astimezone()
+        key = f"{self.config.code or 'T'}-{uuid.uuid4().hex}"
+        body = {"method": method, "student_id": student_id, "identified_at": at.isoformat(), **extra}
+        served_on, session_kind = self._local_session(at)
+        self.store.add(
+            key=key,
+            body=body,
+            student_id=student_id,
+            amount_fen=self.config.offline_price_fen,
+            served_on=served_on,
+            session_kind=session_kind,
+        )
+        student = self.roster.get(student_id) or {"id": student_id, "name": ""}
+        if not self.online and time.monotonic() - (self._offline_since or 0) < self.offline_retry_after:
+            return self._serve_offline(key, student, frame_ts, served_on, session_kind)
+        t0 = time.perf_counter()
+        try:
+            reply = self.client.checkout(key=key, body=body)
+        except Offline as exc:
+            self._went_offline(str(exc))
+            return self._serve_offline(key, student, frame_ts, served_on, session_kind)
+        self.stats["checkout_ms"].append((time.perf_counter() - t0) * 1000)
+        self._came_online()
+        return self._settle_online(key, reply, student, frame_ts)
+
+    def _settle_online(self, key: str, reply: Reply, student: dict, frame_ts: float) -> str:
+        if reply.ok:
+            self.store.set_state(key, "done", response=reply.body, synced=True)
+            record = reply.body["record"]
+            self.kiosk.show(
+                "served",
+                frame_ts=frame_ts,
+                student=reply.body.get("student") or student,
+                set_meal_name=record["set_meal_name"],
+                price_fen=record["price_fen"],
+                balance_after_fen=reply.body.get("balance_after_fen"),
+                online=True,
+            )
+            return "served"
+        if reply.error_code == "idempotency_in_progress":
+            self.store.set_state(key, "retry", error=reply.error_code)
+            return "pending"
+        self.store.set_state(key, "rejected", response=reply.body, error=reply.error_code)
+        self.kiosk.show(
+            "refused",
+            frame_ts=frame_ts,
+            student=student,
+            message=reply.message_zh or "无法取餐",
+            code=reply.error_code,
+            online=True,
+        )
+        return "refused"
+
+    def _serve_offline(self, key: str, student: dict, frame_ts: float, served_on: str, session_kind: str) -> str:
+        """The server is unreachable: serve within the offline limits, or refuse. Either way
+        the row stays for the sync thread (an abandoned one is voided there if it did land)."""
+        reason = self._offline_refusal(student["id"], served_on, session_kind)
+        if reason:
+            self.store.set_state(key, "abandoned", error=reason)
+            self.kiosk.show("refused", frame_ts=frame_ts, student=student, message=reason, online=False)
+            self._wake.set()
+            return "refused"
+        self.store.set_state(key, "offline")
+        self.kiosk.show(
+            "offline_served",
+            frame_ts=frame_ts,
+            student=student,
+            set_meal_name="",
+            price_fen=self.config.offline_price_fen,
+            message="网络中断，已离线记账，恢复后自动结算",
+            online=False,
+        )
+        self._wake.set()
+        return "offline_served"
+
+    def _offline_refusal(self, student_id: str, served_on: str, session_kind: str) -> str:
+        price = self.config.offline_price_fen
+        if not self.config.code or price <= 0:
+            return "终端尚未从服务器取得配置，离线时无法记账，请到人工窗口"
+        if not session_kind:
+            return "现在不是供餐时间"
+        if self.store.served_locally(student_id=student_id, served_on=served_on, session_kind=session_kind):
+            return "本餐次已在本窗口取过餐"
+        spent = self.store.offline_spent(student_id=student_id, served_on=served_on)
+        if spent + price > self.config.offline_limit_fen:
+            return "已达离线消费限额，请到人工窗口"
+        if self.store.offline_spent() + price > self.config.offline_total_limit_fen:
+            return "终端离线记账总额已满，请到人工窗口"
+        return ""
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def sync_once(self) -> int:
+        """Send everything waiting, oldest first; stops at the first network failure. Returns the
+        number of rows settled."""
+        settled = 0
+        for row in self.store.to_sync():
+            if self._stop.is_set():
+                break
+            try:
+                if row.state == "abandoned":
+                    self._reconcile_abandoned(row.key)
+                else:
+                    reply = self.client.checkout(key=row.key, body=row.body, served_offline=row.state == "offline")
+                    if reply.ok:
+                        self.store.set_state(row.key, "done", response=reply.body, synced=True)
+                    elif reply.error_code == "idempotency_in_progress":
+                        continue
+                    else:
+                        # A refused online retry charged nothing; a refused offline meal was
+                        # handed over anyway: kept as failed for the manager, never resent.
+                        state = "rejected" if row.state == "retry" else "failed"
+                        self.store.set_state(row.key, state, response=reply.body, error=reply.error_code)
+                        log.warning("checkout %s %s: %s", row.key, state, reply.error_code)
+            except Offline as exc:
+                self._went_offline(str(exc))
+                return settled
+            self._came_online()
+            settled += 1
+            if self.sync_pause:
+                time.sleep(self.sync_pause)
+        return settled
+
+    def _reconcile_abandoned(self, key: str) -> None:
+        found = self.client.record_by_key(key)
+        if found.status == 404:
+            self.store.set_state(key, "done", error="nothing_to_void", synced=True)
+            return
+        if not found.ok:
+            self.store.note_error(key, found.error_code or str(found.status))
+            return
+        if found.body.get("status") == "served":
+            reply = self.client.void(
+                record_id=found.body["id"], key=f"void-{key}", reason="终端离线时已拒绝该次取餐，恢复后撤销"
+            )
+            if not reply.ok and reply.error_code != "meal_record_voided":
+                self.store.note_error(key, reply.error_code or str(reply.status))
+                return
+        self.store.set_state(key, "done", response=found.body, error="voided", synced=True)
+
+    def _sync_loop(self) -> None:
+        last_refresh = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.sync_every)
+            self._wake.clear()
+            if time.monotonic() - last_refresh > 60 or not self.online:
+                last_refresh = time.monotonic()
+                if not self.refresh():
+                    continue
+            try:
+                self.sync_once()
+            except Exception:  # never let the sync thread die; the next round retries
+                log.exception("sync round failed")
+
+    def start_sync(self) -> None:
+        self._sync_thread = threading.Thread(target=self._sync_loop, name="sync", daemon=True)
+        self._sync_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._sync_thread is not None:
+            self._sync_thread.join(timeout=10)
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Sync until nothing is waiting (True) or the time runs out (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.store.to_sync(limit=1):
+                return True
+            if self.online or self.refresh():
+                self.sync_once()
+            if self.store.to_sync(limit=1):
+                time.sleep(0.5)
+        return not self.store.to_sync(limit=1)

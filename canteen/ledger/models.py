@@ -304,3 +304,21 @@ class SubsidyRun(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.students}"
+
+
+class DemoProviderCharge(models.Model):
+    """The demo payment provider's own books (what it would hold on its side): the source of its
+    settlement file, independent of our postings, so that reconciliation compares two records."""
+
+    id = models.BigAutoField(primary_key=True)
+    txn_id = models.CharField(max_length=64, unique=True)
+    out_trade_no = models.CharField(max_length=64, unique=True)
+    amount_fen = models.BigIntegerField()
+    paid_at = models.DateTimeField()
+    settlement_date = models.DateField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.txn_id

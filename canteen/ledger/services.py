@@ -19,25 +19,31 @@ only the owner of a transaction can retry it.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import random
+import secrets
 import time
 import uuid
+from calendar import monthrange
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
 from canteen.core.events import publish
 from canteen.core.money import Money
-from canteen.org.models import Campus, Student
+from canteen.org.choices import Role, StudentStatus
+from canteen.org.models import Campus, GuardianLink, Student
 
-from .choices import AccountKind, AccountStatus, Channel, PostingKind
+from .choices import AccountKind, AccountStatus, Channel, PostingKind, TopUpOrderStatus
 from .errors import (
     AccountClosed,
     AlreadyReversed,
@@ -45,9 +51,23 @@ from .errors import (
     IdempotencyMismatch,
     InsufficientFunds,
     InvalidAmount,
+    NotYourChild,
     PeriodClosed,
+    SignatureInvalid,
 )
-from .models import Account, Book, Entry, Posting
+from .models import (
+    DEBIT_NORMAL,
+    Account,
+    Book,
+    Entry,
+    PeriodClose,
+    Posting,
+    ProviderNotification,
+    Reconciliation,
+    SubsidyRun,
+    TopUpOrder,
+)
+from .providers import provider_for
 
 log = logging.getLogger("canteen.ledger")
 
@@ -231,7 +251,7 @@ def _check_open(campus_id: uuid.UUID | None, on: date) -> None:
         raise PeriodClosed(details={"on": on.isoformat(), "closed_through": closed_through.isoformat()})
 
 
-def _apply(leg: Leg, on: date) -> int:
+def _apply(leg: Leg, on: date) -> tuple[int, int | None]:
     table = Account._meta.db_table
     sets = ["balance_fen = balance_fen + %s"]
     set_params: list[Any] = [leg.amount_fen]
@@ -255,13 +275,16 @@ def _apply(leg: Leg, on: date) -> int:
                 "(CASE WHEN spent_on = %s THEN spent_today_fen ELSE 0 END) + %s <= daily_limit_fen)"
             )
             where_params += [day, leg.spend_fen]
-    sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING balance_fen"  # noqa: S608 - fixed identifiers
+    sql = (
+        f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(where)} "  # noqa: S608 - fixed identifiers
+        "RETURNING balance_fen, low_balance_alert_fen"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, set_params + where_params)
         row = cursor.fetchone()
     if row is None:
         _refuse(leg, on)
-    return row[0]
+    return row[0], row[1]
 
 
 def _refuse(leg: Leg, on: date) -> None:
@@ -338,7 +361,19 @@ def _post(
         )
     _check_open(scope.campus_id if scope else None, on)
     for leg in sorted(legs, key=lambda leg: leg.account.id):
-        _apply(leg, on)
+        balance, alert = _apply(leg, on)
+        # The guardian's low-balance alert fires once, when a debit crosses the threshold.
+        if alert is not None and leg.account.kind == AccountKind.WALLET and balance < alert <= balance - leg.amount_fen:
+            publish(
+                "ledger.low_balance",
+                {
+                    "account_id": str(leg.account.id),
+                    "student_id": str(student.pk) if student else None,
+                    "balance_fen": balance,
+                    "alert_fen": alert,
+                    "posting_id": str(posting.pk),
+                },
+            )
     return posting
 
 
@@ -663,6 +698,533 @@ def other_cost_record(
         work=work,
         same_request=lambda p: p.campus_id == scope.campus_id and p.amount_fen == fen,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Guardians: transfers, refunds, closure, settings
+
+
+def _check_guardian_may(actor: Any, *students: Student) -> None:
+    """A guardian acts only on their own children; staff only within their scope."""
+    visible = set(
+        Student.objects.visible_to(actor).filter(pk__in=[s.pk for s in students]).values_list("pk", flat=True)
+    )
+    if len(visible) != len({s.pk for s in students}):
+        raise NotYourChild()
+
+
+def transfer(*, from_student: Student, to_student: Student, amount: Money, actor: Any, idempotency_key: str) -> Posting:
+    """Move money between two children of the same guardian (guarded like a charge)."""
+    fen = _positive(amount)
+    if from_student.pk == to_student.pk:
+        raise InvalidAmount("不能转给同一账户", "Cannot transfer to the same wallet", code="same_wallet")
+    _check_guardian_may(actor, from_student, to_student)
+    if getattr(actor, "role", None) == Role.GUARDIAN:
+        shared = GuardianLink.objects.filter(guardian__user=actor, student__in=[from_student, to_student]).count()
+        if shared != 2:
+            raise NotYourChild()
+    scope = campus_scope(from_student.campus_id)
+
+    def work() -> Posting:
+        source = wallet_ref(from_student)
+        target = wallet_ref(to_student)
+        posting = _post(
+            kind=PostingKind.TRANSFER,
+            key=idempotency_key,
+            legs=[Leg(source, -fen, guard=True), Leg(target, fen, guard=True)],
+            amount_fen=fen,
+            actor=actor,
+            memo=f"{from_student.name} → {to_student.name}",
+            scope=scope,
+            student=from_student,
+            channel=Channel.INTERNAL,
+            counterparty_id=to_student.pk,
+        )
+        _audit(actor, "ledger.transfer", posting, to_student_id=str(to_student.pk))
+        return posting
+
+    return _run(
+        kind=PostingKind.TRANSFER,
+        key=idempotency_key,
+        work=work,
+        same_request=lambda p: (
+            p.student_id == from_student.pk and p.counterparty_id == to_student.pk and p.amount_fen == fen
+        ),
+    )
+
+
+def wallet_refund(*, student: Student, amount: Money, actor: Any, reason: str, idempotency_key: str) -> Posting:
+    """Give part of a wallet back: the money moves to refunds due until the office pays it out."""
+    fen = _positive(amount)
+    scope = campus_scope(student.campus_id)
+
+    def work() -> Posting:
+        posting = _post(
+            kind=PostingKind.REFUND,
+            key=idempotency_key,
+            legs=[Leg(wallet_ref(student), -fen, guard=True), Leg(house_ref(AccountKind.REFUND, scope.campus_id), fen)],
+            amount_fen=fen,
+            actor=actor,
+            memo=reason,
+            scope=scope,
+            student=student,
+            channel=Channel.INTERNAL,
+        )
+        _audit(actor, "ledger.refund", posting, student_id=str(student.pk), reason=reason)
+        return posting
+
+    return _run(
+        kind=PostingKind.REFUND,
+        key=idempotency_key,
+        work=work,
+        same_request=lambda p: p.student_id == student.pk and p.amount_fen == fen,
+    )
+
+
+def refund_paid(
+    *, student: Student, amount: Money, channel: str, actor: Any, idempotency_key: str, reference: str = ""
+) -> Posting:
+    """The office pays a due refund out in cash or by bank transfer."""
+    fen = _positive(amount)
+    if channel not in (Channel.CASH, Channel.BANK):
+        raise InvalidAmount("退款方式无效", "Refunds are paid in cash or by bank", code="invalid_channel")
+    scope = campus_scope(student.campus_id)
+
+    def work() -> Posting:
+        source = house_ref(AccountKind.CASH if channel == Channel.CASH else AccountKind.BANK, scope.campus_id)
+        posting = _post(
+            kind=PostingKind.REFUND_PAID,
+            key=idempotency_key,
+            legs=[Leg(house_ref(AccountKind.REFUND, scope.campus_id), -fen), Leg(source, fen)],
+            amount_fen=fen,
+            actor=actor,
+            memo=Channel(channel).label,
+            scope=scope,
+            student=student,
+            channel=channel,
+            reference=reference,
+        )
+        _audit(actor, "ledger.refund_paid", posting, student_id=str(student.pk))
+        return posting
+
+    return _run(
+        kind=PostingKind.REFUND_PAID,
+        key=idempotency_key,
+        work=work,
+        same_request=lambda p: p.student_id == student.pk and p.amount_fen == fen,
+    )
+
+
+def account_close(*, student: Student, actor: Any, idempotency_key: str, reason: str = "") -> Posting | None:
+    """A student leaves: move the whole balance to refunds due and close the wallet, atomically.
+    Returns the closure posting (None when the balance was zero). A negative balance (an allowed
+    overdraft) must be settled first."""
+    scope = campus_scope(student.campus_id)
+    existing = Posting.objects.filter(kind=PostingKind.CLOSURE, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+
+    def work() -> Posting | None:
+        wallet_id = wallet_ref(student).id
+        # Lock the wallet so no charge lands between reading the balance and closing.
+        account = Account.objects.select_for_update().get(pk=wallet_id)
+        if account.status == AccountStatus.CLOSED:
+            return Posting.objects.filter(kind=PostingKind.CLOSURE, student=student).first()
+        if account.balance_fen < 0:
+            raise InsufficientFunds(
+                "账户透支，需先补缴",
+                "The wallet is overdrawn; settle it before closing",
+                code="overdrawn",
+                details={"balance_fen": account.balance_fen},
+            )
+        posting = None
+        if account.balance_fen > 0:
+            posting = _post(
+                kind=PostingKind.CLOSURE,
+                key=idempotency_key,
+                legs=[
+                    Leg(wallet_ref(student), -account.balance_fen, guard=True),
+                    Leg(house_ref(AccountKind.REFUND, scope.campus_id), account.balance_fen),
+                ],
+                amount_fen=account.balance_fen,
+                actor=actor,
+                memo=reason or "销户退款",
+                scope=scope,
+                student=student,
+                channel=Channel.INTERNAL,
+            )
+        Account.objects.filter(pk=wallet_id).update(status=AccountStatus.CLOSED)
+        audit_record(
+            actor=actor,
+            action="ledger.account_close",
+            target=account,
+            before={"status": AccountStatus.OPEN, "balance_fen": account.balance_fen},
+            after={"status": AccountStatus.CLOSED, "refund_fen": account.balance_fen, "reason": reason},
+            district_id=scope.district_id,
+            school_id=scope.school_id,
+        )
+        return posting
+
+    nested = connection.in_atomic_block
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return work()
+        except OperationalError as exc:
+            if nested or not _is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+def wallet_settings_update(
+    *, student: Student, actor: Any, daily_limit: Money | None, low_balance_alert: Money | None
+) -> Account:
+    """The guardian's daily spending limit and low-balance alert (None clears either)."""
+    _check_guardian_may(actor, student)
+    for value in (daily_limit, low_balance_alert):
+        if value is not None and value.fen < 0:
+            raise InvalidAmount()
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=wallet_ref(student).id)
+        before = {"daily_limit_fen": account.daily_limit_fen, "low_balance_alert_fen": account.low_balance_alert_fen}
+        account.daily_limit_fen = daily_limit.fen if daily_limit is not None else None
+        account.low_balance_alert_fen = low_balance_alert.fen if low_balance_alert is not None else None
+        account.save(update_fields=["daily_limit_fen", "low_balance_alert_fen", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="ledger.wallet_settings",
+            target=account,
+            before=before,
+            after={"daily_limit_fen": account.daily_limit_fen, "low_balance_alert_fen": account.low_balance_alert_fen},
+            district_id=account.district_id,
+            school_id=account.school_id,
+        )
+    return account
+
+
+# ---------------------------------------------------------------------------------------------
+# Subsidy in bulk
+
+
+def is_school_day(day: date) -> bool:
+    """Monday to Friday; holiday calendars are a district setting not modelled yet."""
+    return day.weekday() < 5
+
+
+def nutrition_daily_fen() -> int:
+    # 营养改善计划: 5 yuan per student per school day since autumn 2021.
+    return int(getattr(settings, "CANTEEN_NUTRITION_DAILY_FEN", 500))
+
+
+def subsidy_grant_bulk(
+    *,
+    district: Any,
+    day: date,
+    actor: Any,
+    per_student: Money | None = None,
+    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+) -> SubsidyRun:
+    """Grant the day's allowance to every enrolled programme student of the district. Each grant is
+    its own idempotent posting, so a rerun (after a crash half-way) grants only what is missing."""
+    if not is_school_day(day):
+        raise InvalidAmount("非上学日不发放补助", "No allowance on a non-school day", code="not_school_day")
+    fen = (per_student or Money(nutrition_daily_fen())).fen
+    students = Student.objects.filter(
+        campus__school__district=district, nutrition_programme=True, status=StudentStatus.ENROLLED
+    ).order_by("campus_id", "pk")
+    total = students.count()
+    already = set(
+        Posting.objects.filter(kind=PostingKind.SUBSIDY, on=day, district=district).values_list("student_id", flat=True)
+    )
+    iterable: Iterable[Student] = students.iterator(chunk_size=2000)
+    if progress is not None:
+        iterable = progress(iterable, total)
+    granted = count = 0
+    for student in iterable:
+        count += 1
+        if student.pk in already:
+            continue
+        subsidy_grant(student=student, amount=Money(fen), day=day, actor=actor)
+        granted += fen
+    run = SubsidyRun.objects.create(
+        day=day,
+        district_id=getattr(district, "pk", district),
+        per_student_fen=fen,
+        students=count,
+        granted_fen=granted,
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    audit_record(
+        actor=actor,
+        action="ledger.subsidy_run",
+        target=run,
+        after={"day": day.isoformat(), "students": count, "granted_fen": granted},
+        district_id=run.district_id,
+    )
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Closing periods
+
+
+def _lock_entries_for_close() -> None:
+    """Wait for every in-flight posting to finish and hold new ones until the close commits
+    (see the module docstring). SQLite serializes writers already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {Entry._meta.db_table} IN SHARE MODE")
+
+
+def period_totals(*, campus_id: uuid.UUID, start: date, end: date) -> dict[str, int]:
+    by_kind = dict(
+        Entry.objects.filter(account__campus_id=campus_id, on__gte=start, on__lte=end)
+        .values_list("account__kind")
+        .annotate(total=Sum("amount_fen"))
+        .values_list("account__kind", "total")
+    )
+    meals = Posting.objects.filter(
+        campus_id=campus_id, on__gte=start, on__lte=end, kind=PostingKind.MEAL_CHARGE
+    ).count()
+    voided = Posting.objects.filter(
+        campus_id=campus_id, on__gte=start, on__lte=end, kind=PostingKind.MEAL_REVERSE
+    ).count()
+    totals = {kind: (-v if kind in DEBIT_NORMAL else v) for kind, v in by_kind.items()}
+    totals["meals"] = meals - voided
+    return totals
+
+
+def period_close(*, campus: Campus, through: date, actor: Any, period: str = "day") -> PeriodClose:
+    """Close the campus books through `through` (a day, or a month's last day for period
+    "month"). Nothing can be posted on or before it afterwards."""
+    if through > timezone.localdate():
+        raise InvalidAmount("不能结未来的账", "Cannot close a future period", code="future_period")
+    scope = campus_scope(campus)
+    with transaction.atomic():
+        _lock_entries_for_close()
+        book, _ = Book.objects.select_for_update().get_or_create(campus_id=scope.campus_id)
+        if period == "month":
+            start = through.replace(day=1)
+            last = monthrange(through.year, through.month)[1]
+            if through.day != last:
+                raise InvalidAmount("月结须到月末", "A month closes on its last day", code="not_month_end")
+        else:
+            start = (book.closed_through + timedelta(days=1)) if book.closed_through else through
+            if book.closed_through and through <= book.closed_through:
+                raise PeriodClosed(details={"closed_through": book.closed_through.isoformat()})
+        close = PeriodClose.objects.create(
+            campus_id=scope.campus_id,
+            school_id=scope.school_id,
+            district_id=scope.district_id,
+            period=period,
+            start=start,
+            end=through,
+            totals=period_totals(campus_id=scope.campus_id, start=start, end=through),
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        if book.closed_through is None or through > book.closed_through:
+            book.closed_through = through
+            book.save(update_fields=["closed_through", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=f"ledger.close_{period}",
+            target=close,
+            after={"start": start.isoformat(), "end": through.isoformat(), "totals": close.totals},
+            district_id=scope.district_id,
+            school_id=scope.school_id,
+        )
+    return close
+
+
+# ---------------------------------------------------------------------------------------------
+# Online top-ups through a payment provider
+
+
+MAX_TOPUP_FEN = 100_000  # ¥1,000 per online top-up: a school meal wallet, not a bank
+
+
+def topup_order_create(*, student: Student, amount: Money, actor: Any, provider: str = "demo") -> TopUpOrder:
+    """A guardian starts an online top-up; the money is posted only when the provider confirms."""
+    fen = _positive(amount)
+    if fen > MAX_TOPUP_FEN:
+        raise InvalidAmount("单次充值不超过 1000 元", "At most ¥1,000 per top-up", code="amount_too_large")
+    _check_guardian_may(actor, student)
+    provider_for(provider)
+    scope = campus_scope(student.campus_id)
+    with transaction.atomic():
+        order = TopUpOrder.objects.create(
+            out_trade_no=f"CT{timezone.now():%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}",
+            provider=provider,
+            student=student,
+            guardian_user=actor if getattr(actor, "pk", None) else None,
+            campus_id=scope.campus_id,
+            school_id=scope.school_id,
+            district_id=scope.district_id,
+            amount_fen=fen,
+        )
+        audit_record(
+            actor=actor,
+            action="ledger.topup_order",
+            target=order,
+            after={"amount_fen": fen, "provider": provider},
+            district_id=scope.district_id,
+            school_id=scope.school_id,
+        )
+    return order
+
+
+def provider_notification_handle(*, provider: str, body: dict[str, Any], signature: str) -> Posting:
+    """A provider's payment notification: verified, stored, and posted exactly once however many
+    times it is delivered (the provider's transaction id is the idempotency key)."""
+    impl = provider_for(provider)
+    ok = impl.verify(body, signature)
+    if not ok:
+        ProviderNotification.objects.create(provider=provider, body=body, signature_ok=False, outcome="bad_signature")
+        raise SignatureInvalid()
+    with transaction.atomic():
+        order = TopUpOrder.objects.select_for_update().filter(out_trade_no=body.get("out_trade_no")).first()
+        if order is None or body.get("status") != "SUCCESS" or body.get("amount_fen") != order.amount_fen:
+            ProviderNotification.objects.create(provider=provider, body=body, signature_ok=True, outcome="rejected")
+            raise InvalidAmount(
+                "通知与订单不符",
+                "The notification does not match an order",
+                code="notification_mismatch",
+                details={"out_trade_no": body.get("out_trade_no")},
+            )
+        posting = top_up(
+            student=order.student,
+            amount=Money(order.amount_fen),
+            channel=Channel.ONLINE,
+            idempotency_key=f"{provider}:{body['txn_id']}",
+            actor=order.guardian_user,
+            provider_ref=body["txn_id"],
+        )
+        duplicate = order.status == TopUpOrderStatus.PAID
+        if not duplicate:
+            TopUpOrder.objects.filter(pk=order.pk).update(
+                status=TopUpOrderStatus.PAID, provider_txn_id=body["txn_id"], posting=posting, paid_at=timezone.now()
+            )
+        ProviderNotification.objects.create(
+            provider=provider, body=body, signature_ok=True, outcome="duplicate" if duplicate else "posted"
+        )
+    return posting
+
+
+def _parse_yuan(text: str) -> int:
+    return Money.from_yuan(text.strip()).fen
+
+
+def reconciliation_run(
+    *, provider: str, day: date, csv_text: str, actor: Any, file_name: str = "", district: Any = None
+) -> Reconciliation:
+    """Match a provider settlement file against our online top-ups of that day. Mismatches:
+    missing_in_ledger (the provider took money we never credited), missing_in_settlement (we
+    credited money the provider does not list), amount_differs, duplicate_in_file, bad_row."""
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    postings = {
+        p.reference: p
+        for p in Posting.objects.filter(kind=PostingKind.TOP_UP, channel=Channel.ONLINE, on=day).exclude(reference="")
+    }
+    mismatches: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    matched = 0
+    for number, row in enumerate(rows, start=2):
+        txn = (row.get("txn_id") or "").strip()
+        try:
+            fen = _parse_yuan(row.get("amount_yuan") or "")
+        except (ValueError, TypeError):
+            mismatches.append({"kind": "bad_row", "line": number, "txn_id": txn})
+            continue
+        if txn in seen:
+            mismatches.append({"kind": "duplicate_in_file", "line": number, "txn_id": txn, "file_fen": fen})
+            continue
+        seen.add(txn)
+        posting = postings.get(txn)
+        if posting is None:
+            mismatches.append({"kind": "missing_in_ledger", "line": number, "txn_id": txn, "file_fen": fen})
+        elif posting.amount_fen != fen:
+            mismatches.append(
+                {
+                    "kind": "amount_differs",
+                    "line": number,
+                    "txn_id": txn,
+                    "file_fen": fen,
+                    "ledger_fen": posting.amount_fen,
+                    "posting_id": str(posting.pk),
+                }
+            )
+        else:
+            matched += 1
+    for txn, posting in postings.items():
+        if txn not in seen:
+            mismatches.append(
+                {
+                    "kind": "missing_in_settlement",
+                    "txn_id": txn,
+                    "ledger_fen": posting.amount_fen,
+                    "posting_id": str(posting.pk),
+                }
+            )
+    with transaction.atomic():
+        rec = Reconciliation.objects.create(
+            provider=provider,
+            settlement_date=day,
+            file_name=file_name[:200],
+            rows=len(rows),
+            matched=matched,
+            mismatches=mismatches,
+            district_id=getattr(district, "pk", district),
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        audit_record(
+            actor=actor,
+            action="ledger.reconciliation",
+            target=rec,
+            after={"rows": len(rows), "matched": matched, "mismatches": len(mismatches)},
+            district_id=rec.district_id,
+        )
+    return rec
+
+
+# ---------------------------------------------------------------------------------------------
+# Rebuild
+
+
+@dataclass(frozen=True)
+class BalanceDifference:
+    account_id: uuid.UUID
+    code: str
+    cached_fen: int
+    entries_fen: int
+
+
+def balances_rebuild(*, fix: bool = False, actor: Any = None) -> list[BalanceDifference]:
+    """Compare every cached balance with the sum of its entries; with fix, set it right (under a
+    row lock, so a concurrent posting is not lost)."""
+    sums = dict(
+        Entry.objects.values_list("account_id").annotate(total=Sum("amount_fen")).values_list("account_id", "total")
+    )
+    differences = []
+    for account_id, code, cached in Account.objects.values_list("id", "code", "balance_fen").iterator():
+        if cached != sums.get(account_id, 0):
+            differences.append(BalanceDifference(account_id, code, cached, sums.get(account_id, 0)))
+    if fix:
+        for diff in differences:
+            with transaction.atomic():
+                account = Account.objects.select_for_update().get(pk=diff.account_id)
+                true = Entry.objects.filter(account_id=diff.account_id).aggregate(t=Sum("amount_fen"))["t"] or 0
+                Account.objects.filter(pk=diff.account_id).update(balance_fen=true)
+                audit_record(
+                    actor=actor,
+                    action="ledger.balance_rebuilt",
+                    target=account,
+                    before={"balance_fen": account.balance_fen},
+                    after={"balance_fen": true},
+                    district_id=account.district_id,
+                    school_id=account.school_id,
+                )
+    return differences
 
 
 def iter_chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

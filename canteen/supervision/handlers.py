@@ -41,10 +41,21 @@ def _strict() -> bool:
     return bool(getattr(settings, "CANTEEN_SUPERVISION_STRICT", False) or os.environ.get("CANTEEN_SUPERVISION_STRICT"))
 
 
+def _count(value: Any) -> int:
+    """A count that may arrive as a number or as the list of the things counted."""
+    return len(value) if isinstance(value, list | tuple) else _int(value)
+
+
+# topic → the handler's body, for `supervision_rebuild` to replay stored events.
+HANDLERS: dict[str, Callable[[Event], None]] = {}
+
+
 def once(topic: str) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
     """Subscribe, and apply each event id at most once."""
 
     def wrap(handler: Callable[[Event], None]) -> Callable[[Event], None]:
+        HANDLERS[topic] = handler
+
         @functools.wraps(handler)
         def run(event: Event) -> None:
             if not isinstance(event.payload, dict):
@@ -156,6 +167,17 @@ def _spend(event: Event, keys: rollups.OrgKeys, day: Any, amount: int) -> None:
         return
     name = str(p.get("supplier_name") or "")
     categories = p.get("categories") or p.get("by_category")
+    lines = p.get("lines")
+    if (
+        not categories
+        and isinstance(lines, list)
+        and lines
+        and all(isinstance(x, dict) and "amount_fen" in x for x in lines)
+    ):
+        categories = {}
+        for line in lines:
+            category = str(line.get("category") or "")
+            categories[category] = categories.get(category, 0) + _int(line.get("amount_fen"))
     if isinstance(categories, dict) and categories:
         for category, fen in categories.items():
             rollups.spend_add(
@@ -190,15 +212,15 @@ def on_delivery_accepted(event: Event) -> None:
         day=day, keys=keys, deliveries_accepted=1, delivery_accepted_fen=amount, deliveries_traced=1 if traced else 0
     )
     _spend(event, keys, day, amount)
-    if _int(p.get("rejected_lines")) > 0:
+    if _count(p.get("rejected_lines")) > 0:
         ref = str(p.get("delivery_id") or p.get("id") or event.id)
         _open_case(
             event,
             keys,
             source=CaseSource.DELIVERY_REJECTED,
             source_ref=ref,
-            title=f"配送部分拒收（{_int(p.get('rejected_lines'))} 项）",
-            description=str(p.get("reason") or p.get("note") or ""),
+            title=f"配送部分拒收（{_count(p.get('rejected_lines'))} 项）：{p.get('supplier_name') or ''}",
+            description=_rejection_text(p),
             severity=Severity.LOW,
         )
 
@@ -217,9 +239,17 @@ def on_delivery_rejected(event: Event) -> None:
         source=CaseSource.DELIVERY_REJECTED,
         source_ref=str(p.get("delivery_id") or p.get("id") or event.id),
         title=f"配送被拒收：{p.get('supplier_name') or p.get('supplier_id') or ''}".rstrip("："),
-        description=str(p.get("reason") or p.get("note") or ""),
+        description=_rejection_text(p),
         severity=Severity.MEDIUM,
     )
+
+
+def _rejection_text(p: dict[str, Any]) -> str:
+    lines = p.get("rejected_lines")
+    if isinstance(lines, list):
+        parts = [f"{x.get('item', '')} {x.get('reason', '')}".strip() for x in lines if isinstance(x, dict)]
+        return "；".join(parts)[:1000]
+    return str(p.get("reason") or p.get("note") or "")
 
 
 @once("procurement.batch_accepted")

@@ -1,0 +1,256 @@
+"""Recompute the rollups from source facts and report (optionally repair) every difference.
+
+Sources:
+- meals: consumption's meal records (`MealRecord`), counted directly with GROUP BY, when the
+  consumption app provides them (`meals_from="records"`); otherwise the stored events;
+- everything else (ledger, procurement, meals, kitchen): the stored outbox events, replayed
+  through the very handlers that maintain the rollups, inside a savepoint that is rolled back;
+- parent feedback: the Feedback table.
+
+The replay reads the handlers' results and discards their writes, so nothing is written unless
+`apply=True`, and then only the rows that differ (per table and date range)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import ExtractHour, TruncDate
+
+from canteen.core.events import Event
+from canteen.core.models import OutboxEvent
+
+from . import rollups
+from .models import DAILY_COUNTERS, DailyCampusStats, DailySpend, Feedback, HourlyCampusMeals
+
+MEAL_TOPICS = ("consumption.meal_served", "consumption.meal_voided")
+MEAL_COLUMNS = (
+    "meals_served",
+    "meals_voided",
+    "meals_breakfast",
+    "meals_lunch",
+    "meals_dinner",
+    "meal_revenue_fen",
+)
+
+TABLES: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
+    # name: (model, key fields, value fields)
+    "daily": (DailyCampusStats, ("day", "campus_id"), tuple(DAILY_COUNTERS)),
+    "hourly": (HourlyCampusMeals, ("day", "campus_id", "hour"), ("meals",)),
+    "spend": (DailySpend, ("day", "campus_id", "supplier_id", "category"), ("amount_fen",)),
+}
+ORG_FIELDS = ("school_id", "district_id", "city_id")
+
+
+@dataclass
+class Difference:
+    table: str
+    key: tuple
+    field: str
+    actual: int
+    expected: int
+
+    def __str__(self) -> str:
+        key = " ".join(str(k) for k in self.key)
+        return f"{self.table} [{key}] {self.field}: rollup={self.actual} source={self.expected}"
+
+
+@dataclass
+class RebuildReport:
+    rows_compared: int = 0
+    events_replayed: int = 0
+    meals_from: str = "events"
+    differences: list[Difference] = field(default_factory=list)
+    applied: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def _records_available() -> bool:
+    try:
+        from canteen.consumption.models import MealRecord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _snapshot(model: Any, keys: tuple[str, ...], values: tuple[str, ...], start: date | None, end: date | None) -> dict:
+    qs = model.objects.all()
+    if start:
+        qs = qs.filter(day__gte=start)
+    if end:
+        qs = qs.filter(day__lte=end)
+    return {tuple(str(r[k]) if k != "day" else r[k] for k in keys): r for r in qs.values(*keys, *values, *ORG_FIELDS)}
+
+
+def _replay(topics: list[str], start: date | None) -> int:
+    from .handlers import HANDLERS
+
+    events = OutboxEvent.objects.filter(topic__in=topics).order_by("id")
+    if start:
+        # A fact's business day can precede its event by a little (offline terminals, late
+        # deliveries); a week's margin covers it.
+        events = events.filter(occurred_at__date__gte=start - timedelta(days=7))
+    n = 0
+    for row in events.iterator(chunk_size=2000):
+        if not isinstance(row.payload, dict):
+            continue
+        HANDLERS[row.topic](Event(id=row.id, topic=row.topic, payload=row.payload, occurred_at=row.occurred_at))
+        n += 1
+    return n
+
+
+def _meal_rows(start: date | None, end: date | None) -> tuple[dict, dict]:
+    """Meal columns per (day, campus) and meals per (day, campus, hour), counted directly."""
+    from canteen.consumption.models import MealRecord
+
+    qs = MealRecord.objects.all()
+    if start:
+        qs = qs.filter(served_on__gte=start)
+    if end:
+        qs = qs.filter(served_on__lte=end)
+    live = Q(status="served")
+    daily: dict = {}
+    for r in qs.values("served_on", "campus_id", "school_id", "district_id").annotate(
+        served=Count("pk"),
+        voided=Count("pk", filter=~live),
+        breakfast=Count("pk", filter=live & Q(session_kind="breakfast")),
+        lunch=Count("pk", filter=live & Q(session_kind="lunch")),
+        dinner=Count("pk", filter=live & Q(session_kind__in=["dinner", "supper"])),
+        revenue=Sum("price_fen", filter=live),
+    ):
+        daily[(r["served_on"], str(r["campus_id"]))] = {
+            "meals_served": r["served"],
+            "meals_voided": r["voided"],
+            "meals_breakfast": r["breakfast"],
+            "meals_lunch": r["lunch"],
+            "meals_dinner": r["dinner"],
+            "meal_revenue_fen": r["revenue"] or 0,
+            "school_id": r["school_id"],
+            "district_id": r["district_id"],
+        }
+    hourly: dict = {}
+    for r in (
+        qs.annotate(hour=ExtractHour("served_at")).values("served_on", "campus_id", "hour").annotate(n=Count("pk"))
+    ):
+        hourly[(r["served_on"], str(r["campus_id"]), str(r["hour"]))] = r["n"]
+    return daily, hourly
+
+
+def _feedback_rows(start: date | None, end: date | None) -> dict:
+    qs = Feedback.objects.annotate(day=TruncDate("created_at"))
+    if start:
+        qs = qs.filter(day__gte=start)
+    if end:
+        qs = qs.filter(day__lte=end)
+    return {(r["day"], str(r["campus_id"])): r["n"] for r in qs.values("day", "campus_id").annotate(n=Count("pk"))}
+
+
+def rollups_rebuild(
+    *, start: date | None = None, end: date | None = None, apply: bool = False, meals_from: str | None = None
+) -> RebuildReport:
+    meals_from = meals_from or ("records" if _records_available() else "events")
+    report = RebuildReport(meals_from=meals_from)
+    with transaction.atomic():
+        actual = {name: _snapshot(m, k, v, start, end) for name, (m, k, v) in TABLES.items()}
+        # Replay inside a savepoint that is always rolled back: only what it computed survives.
+        sid = transaction.savepoint()
+        try:
+            for model, _, _ in TABLES.values():
+                model.objects.all().delete()
+            from .handlers import HANDLERS
+
+            topics = [t for t in HANDLERS if meals_from == "events" or t not in MEAL_TOPICS]
+            report.events_replayed = _replay(topics, start)
+            expected = {name: _snapshot(m, k, v, start, end) for name, (m, k, v) in TABLES.items()}
+        finally:
+            transaction.savepoint_rollback(sid)
+
+        if meals_from == "records":
+            daily, hourly = _meal_rows(start, end)
+            for key, cols in daily.items():
+                row = expected["daily"].setdefault(key, {"day": key[0], "campus_id": key[1], **_org_of(cols)})
+                for name in MEAL_COLUMNS:
+                    row[name] = cols[name]
+            for row in expected["daily"].values():
+                key = (row["day"], str(row["campus_id"]))
+                if key not in daily:
+                    for name in MEAL_COLUMNS:
+                        row[name] = 0
+            expected["hourly"] = {}
+            for (day, campus, hour), n in hourly.items():
+                org = _org_of(daily.get((day, campus), {}))
+                expected["hourly"][(day, campus, hour)] = {
+                    "day": day,
+                    "campus_id": campus,
+                    "hour": int(hour),
+                    "meals": n,
+                    **org,
+                }
+        feedback = _feedback_rows(start, end)
+        for row in expected["daily"].values():
+            row["feedback_count"] = feedback.pop((row["day"], str(row["campus_id"])), 0)
+        for (day, campus), n in feedback.items():
+            expected["daily"][(day, campus)] = {"day": day, "campus_id": campus, "feedback_count": n}
+
+        for name, (_model, _keys, values) in TABLES.items():
+            for key in sorted(set(actual[name]) | set(expected[name]), key=str):
+                report.rows_compared += 1
+                a, e = actual[name].get(key, {}), expected[name].get(key, {})
+                for value in values:
+                    if int(a.get(value) or 0) != int(e.get(value) or 0):
+                        report.differences.append(
+                            Difference(name, key, value, int(a.get(value) or 0), int(e.get(value) or 0))
+                        )
+        if apply and report.differences:
+            _apply(report, expected)
+            report.applied = True
+    return report
+
+
+def _org_of(cols: dict) -> dict:
+    keys = (
+        rollups.resolve_org({"school_id": cols.get("school_id"), "district_id": cols.get("district_id")})
+        if cols
+        else None
+    )
+    return {
+        "school_id": cols.get("school_id"),
+        "district_id": cols.get("district_id"),
+        "city_id": keys.city_id if keys else None,
+    }
+
+
+def _apply(report: RebuildReport, expected: dict[str, dict]) -> None:
+    """Rewrite the rows that differ (rows with no source facts left are deleted)."""
+    touched: dict[str, set] = defaultdict(set)
+    for diff in report.differences:
+        touched[diff.table].add(diff.key)
+    for name, keys_touched in touched.items():
+        model, keys, values = TABLES[name]
+        for key in keys_touched:
+            lookup = dict(zip(keys, key, strict=True))
+            if "hour" in lookup:
+                lookup["hour"] = int(lookup["hour"])
+            row = expected[name].get(key)
+            model.objects.filter(**lookup).delete()
+            if row and any(int(row.get(v) or 0) for v in values):
+                org = _fill_org(row)
+                if org is None:
+                    continue
+                model.objects.create(**lookup, **org, **{v: int(row.get(v) or 0) for v in values})
+
+
+def _fill_org(row: dict) -> dict | None:
+    if row.get("school_id") and row.get("district_id") and row.get("city_id"):
+        return {k: row[k] for k in ORG_FIELDS}
+    keys = rollups.resolve_org({"campus_id": row["campus_id"]})
+    if keys is None:
+        return None
+    return {"school_id": keys.school_id, "district_id": keys.district_id, "city_id": keys.city_id}

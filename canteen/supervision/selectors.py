@@ -1,0 +1,555 @@
+"""Reads of the supervision domain. Every query starts from `visible_to(actor)`: the city sees
+all its districts, a district its schools, a school its own rows."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+
+from canteen.core.errors import Forbidden, NotFound, ValidationFailed
+from canteen.core.i18n import tr
+from canteen.core.scoping import scope_of
+
+from .choices import OPEN_STATUSES, CaseStatus, FeedbackKind, FeedbackStatus, Flag
+from .models import (
+    DAILY_COUNTERS,
+    CampusDim,
+    Case,
+    DailyCampusStats,
+    DailySpend,
+    Feedback,
+    HourlyCampusMeals,
+    Inspection,
+    LicenceWatch,
+    LiveItem,
+)
+from .rollups import DISTRICT_LEVEL
+
+log = logging.getLogger("canteen.supervision")
+
+LEVELS = ("city", "district", "school", "campus")
+CHILD = {"city": "district", "district": "school", "school": "campus", "campus": None}
+KEY = {"city": "city_id", "district": "district_id", "school": "school_id", "campus": "campus_id"}
+MAX_RANGE_DAYS = 400
+
+
+@dataclass(frozen=True)
+class Unit:
+    level: str
+    id: Any
+    name: str
+
+
+def term_start(day: date) -> date:
+    """Autumn term from 1 September, spring term from 1 February."""
+    if day.month >= 9:
+        return date(day.year, 9, 1)
+    if day.month >= 2:
+        return date(day.year, 2, 1)
+    return date(day.year - 1, 9, 1)
+
+
+def default_unit(actor: Any) -> Unit:
+    """Where a user's dashboard opens: their own city, district, school or campus."""
+    scope = scope_of(actor)
+    if scope.is_all:
+        from canteen.org.models import City
+
+        city = City.objects.order_by("code").first()
+        if city is None:
+            raise NotFound()
+        return Unit("city", city.pk, city.name)
+    if scope.level not in LEVELS:
+        raise Forbidden()
+    return resolve_unit(actor=actor, level=scope.level, unit_id=scope.value)
+
+
+def resolve_unit(*, actor: Any, level: str, unit_id: Any) -> Unit:
+    """The unit, if the actor may see it (else Forbidden: a district cannot open another's)."""
+    from canteen.org.models import Campus, City, District, School
+
+    model = {"city": City, "district": District, "school": School, "campus": Campus}.get(level)
+    if model is None:
+        raise ValidationFailed(details={"level": level})
+    try:
+        obj = model.objects.visible_to(actor).filter(pk=unit_id).first()
+    except (ValueError, TypeError, DjangoValidationError):  # a malformed UUID
+        obj = None
+    if obj is None:
+        raise Forbidden(details={"level": level, "id": str(unit_id)})
+    name = str(obj) if level != "campus" else f"{obj.school.name}·{obj.name}"
+    return Unit(level, obj.pk, name)
+
+
+def breadcrumbs(unit: Unit, actor: Any) -> list[Unit]:
+    """city → district → school → campus, cut at the actor's own level."""
+    from canteen.org.models import Campus, School
+
+    chain: list[Unit] = [unit]
+    if unit.level == "campus":
+        campus = Campus.objects.select_related("school__district__city").get(pk=unit.id)
+        chain = [
+            Unit("city", campus.school.district.city_id, campus.school.district.city.name),
+            Unit("district", campus.school.district_id, campus.school.district.name),
+            Unit("school", campus.school_id, campus.school.name),
+            unit,
+        ]
+    elif unit.level == "school":
+        school = School.objects.select_related("district__city").get(pk=unit.id)
+        chain = [
+            Unit("city", school.district.city_id, school.district.city.name),
+            Unit("district", school.district_id, school.district.name),
+            unit,
+        ]
+    elif unit.level == "district":
+        from canteen.org.models import District
+
+        district = District.objects.select_related("city").get(pk=unit.id)
+        chain = [Unit("city", district.city_id, district.city.name), unit]
+    scope = scope_of(actor)
+    if scope.is_all or scope.level not in LEVELS:
+        return chain
+    own = LEVELS.index(scope.level)
+    return [u for u in chain if LEVELS.index(u.level) >= own]
+
+
+def parse_range(start: str | None, end: str | None, *, today: date | None = None) -> tuple[date, date]:
+    today = today or timezone.localdate()
+    try:
+        end_day = date.fromisoformat(end) if end else today
+        start_day = date.fromisoformat(start) if start else term_start(end_day)
+    except ValueError as exc:
+        raise ValidationFailed("日期格式应为 YYYY-MM-DD", "Dates must be YYYY-MM-DD") from exc
+    if start_day > end_day or (end_day - start_day).days > MAX_RANGE_DAYS:
+        raise ValidationFailed(
+            "日期范围无效（最长400天）", "Invalid date range (400 days at most)", details={"start": start, "end": end}
+        )
+    return start_day, end_day
+
+
+def _unit_filter(unit: Unit) -> dict[str, Any]:
+    return {KEY[unit.level]: unit.id}
+
+
+def _ratio(numerator: int, denominator: int, digits: int = 4) -> float | None:
+    return round(numerator / denominator, digits) if denominator else None
+
+
+def _names(child_level: str, ids: list[Any]) -> dict[str, str]:
+    dims = CampusDim.objects.all()
+    if child_level == "campus":
+        rows = dims.filter(campus_id__in=ids).values_list("campus_id", "campus_name", "school_name")
+        return {str(i): f"{s}·{c}" for i, c, s in rows}
+    if child_level == "school":
+        rows = dims.filter(school_id__in=ids).values_list("school_id", "school_name").distinct()
+    else:
+        rows = dims.filter(district_id__in=ids).values_list("district_id", "district_name").distinct()
+    return {str(i): n for i, n in rows}
+
+
+def _enrolled_by(unit: Unit, child_level: str | None) -> dict[str, int]:
+    qs = CampusDim.objects.filter(**_unit_filter(unit))
+    if child_level is None:
+        return {"": qs.aggregate(n=Sum("enrolled"))["n"] or 0}
+    key = KEY[child_level]
+    return {str(r[key]): r["n"] or 0 for r in qs.values(key).annotate(n=Sum("enrolled"))}
+
+
+def _sum_fields() -> dict[str, Sum]:
+    return {name: Sum(name) for name in DAILY_COUNTERS}
+
+
+def _figures(row: dict[str, Any], enrolled: int) -> dict[str, Any]:
+    row = {name: int(row.get(name) or 0) for name in [*DAILY_COUNTERS, "meal_days"]}
+    net = row["meals_served"] - row["meals_voided"]
+    lunch = row["meals_lunch"] or net
+    deliveries = row["deliveries_accepted"] + row["deliveries_rejected"]
+    return {
+        **row,
+        "meals_net": net,
+        "enrolled": enrolled,
+        # Lunches served over (enrolled pupils × days the canteen served).
+        "participation_rate": _ratio(lunch, enrolled * row["meal_days"]) if enrolled else None,
+        "food_cost_per_meal_fen": round(row["delivery_accepted_fen"] / net) if net else None,
+        "average_meal_fen": round(row["meal_revenue_fen"] / net) if net else None,
+        "trace_complete_share": _ratio(row["deliveries_traced"], row["deliveries_accepted"]),
+        "delivery_rejected_share": _ratio(row["deliveries_rejected"], deliveries),
+    }
+
+
+def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | None = None) -> dict[str, Any]:
+    """Every figure of the district/city dashboard for `unit` over [start, end], its children
+    (for drill-down), a daily series, spend by supplier and category, and the case loop."""
+    today = today or timezone.localdate()
+    child = CHILD[unit.level]
+    base = DailyCampusStats.objects.visible_to(actor).filter(**_unit_filter(unit))
+    in_range = base.filter(day__gte=start, day__lte=end)
+    meal_days = Count("day", distinct=True, filter=Q(meals_served__gt=0))
+    enrolled = _enrolled_by(unit, child)
+    total_enrolled = sum(enrolled.values()) if child else enrolled[""]
+
+    totals = _figures(in_range.aggregate(**_sum_fields(), meal_days=meal_days), total_enrolled)
+    today_row = base.filter(day=today).aggregate(served=Sum("meals_served"), voided=Sum("meals_voided"))
+    term_from = term_start(today)
+    term_row = base.filter(day__gte=term_from, day__lte=today).aggregate(
+        served=Sum("meals_served"), voided=Sum("meals_voided")
+    )
+
+    children: list[dict[str, Any]] = []
+    if child:
+        key = KEY[child]
+        rows = list(in_range.values(key).annotate(**_sum_fields(), meal_days=meal_days).order_by(key))
+        today_by = {
+            str(r[key]): (r["s"] or 0) - (r["v"] or 0)
+            for r in base.filter(day=today).values(key).annotate(s=Sum("meals_served"), v=Sum("meals_voided"))
+        }
+        seen = {str(r[key]) for r in rows}
+        # Children with enrolment but no activity yet still belong in the table.
+        rows += [{key: k} for k in enrolled if k not in seen]
+        names = _names(child, [r[key] for r in rows])
+        for r in rows:
+            k = str(r[key])
+            name = names.get(k) or (tr("区级统筹", "District level") if k == str(DISTRICT_LEVEL) else k[:8])
+            children.append(
+                {
+                    "level": child,
+                    "id": k,
+                    "name": name,
+                    "drillable": k != str(DISTRICT_LEVEL),
+                    "meals_today": today_by.get(k, 0),
+                    **_figures(r, enrolled.get(k, 0)),
+                }
+            )
+        children.sort(key=lambda c: (-c["meals_net"], c["name"]))
+
+    series = [
+        {
+            "day": r["day"].isoformat(),
+            "meals_net": (r["s"] or 0) - (r["v"] or 0),
+            "revenue_fen": r["rev"] or 0,
+            "topups_fen": r["top"] or 0,
+            "subsidy_fen": r["sub"] or 0,
+            "alarms": r["al"] or 0,
+        }
+        for r in in_range.values("day")
+        .annotate(
+            s=Sum("meals_served"),
+            v=Sum("meals_voided"),
+            rev=Sum("meal_revenue_fen"),
+            top=Sum("topups_fen"),
+            sub=Sum("subsidy_fen"),
+            al=Sum("alarms"),
+        )
+        .order_by("day")
+    ]
+    return {
+        "unit": {"level": unit.level, "id": str(unit.id), "name": unit.name},
+        "breadcrumbs": [{"level": u.level, "id": str(u.id), "name": u.name} for u in breadcrumbs(unit, actor)],
+        "child_level": child,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "today": today.isoformat(),
+        "meals_today": (today_row["served"] or 0) - (today_row["voided"] or 0),
+        "term_start": term_from.isoformat(),
+        "meals_term": (term_row["served"] or 0) - (term_row["voided"] or 0),
+        "totals": totals,
+        "children": children,
+        "series": series,
+        "spend": spend_breakdown(actor=actor, unit=unit, start=start, end=end),
+        "cases": case_summary(actor=actor, unit=unit),
+        "licences": licence_summary(actor=actor, unit=unit, today=today),
+        "feedback": feedback_summary(actor=actor, unit=unit, start=start, end=end),
+        "cameras": camera_summary(actor=actor, unit=unit),
+    }
+
+
+def spend_breakdown(*, actor: Any, unit: Unit, start: date, end: date, top: int = 10) -> dict[str, Any]:
+    qs = DailySpend.objects.visible_to(actor).filter(**_unit_filter(unit), day__gte=start, day__lte=end)
+    by_supplier = [
+        {"supplier_id": r["supplier_id"], "name": r["name"] or r["supplier_id"][:8], "amount_fen": r["amount"] or 0}
+        for r in qs.values("supplier_id")
+        .annotate(amount=Sum("amount_fen"), name=Max("supplier_name"))
+        .order_by("-amount")[:top]
+    ]
+    by_category = [
+        {"category": r["category"] or tr("未分类", "Uncategorised"), "amount_fen": r["amount"] or 0}
+        for r in qs.values("category").annotate(amount=Sum("amount_fen")).order_by("-amount")
+    ]
+    return {"by_supplier": by_supplier, "by_category": by_category}
+
+
+def _case_filter(unit: Unit) -> dict[str, Any]:
+    return {
+        "city": {"district__city_id": unit.id},
+        "district": {"district_id": unit.id},
+        "school": {"school_id": unit.id},
+        "campus": {"campus_id": unit.id},
+    }[unit.level]
+
+
+def case_summary(*, actor: Any, unit: Unit) -> dict[str, Any]:
+    qs = Case.objects.visible_to(actor).filter(**_case_filter(unit))
+    open_qs = qs.filter(status__in=OPEN_STATUSES)
+    by_status = {r["status"]: r["n"] for r in qs.values("status").annotate(n=Count("pk"))}
+    by_source = {r["source"]: r["n"] for r in open_qs.values("source").annotate(n=Count("pk"))}
+    flags = {r["flag"]: r["n"] for r in open_qs.values("flag").annotate(n=Count("pk"))}
+    return {
+        "open": sum(v for k, v in by_status.items() if k != CaseStatus.CLOSED),
+        "closed": by_status.get(CaseStatus.CLOSED, 0),
+        "by_status": by_status,
+        "open_by_source": by_source,
+        "alarms_open": by_source.get("alarm", 0),
+        "records_missing_open": by_source.get("record_missing", 0),
+        "nutrition_open": by_source.get("nutrition_failed", 0),
+        "yellow": flags.get(Flag.YELLOW, 0),
+        "red": flags.get(Flag.RED, 0),
+    }
+
+
+def licence_summary(*, actor: Any, unit: Unit, today: date) -> dict[str, Any]:
+    qs = LicenceWatch.objects.visible_to(actor)
+    if unit.level == "city":
+        qs = qs.filter(city_id=unit.id)
+    elif unit.level == "district":
+        qs = qs.filter(district_id=unit.id)
+    else:
+        return {"expiring": None, "expired": None}
+    return {
+        "expiring": qs.filter(expired=False, expires_on__gte=today).count(),
+        "expired": qs.filter(Q(expired=True) | Q(expires_on__lt=today)).count(),
+    }
+
+
+def feedback_summary(*, actor: Any, unit: Unit, start: date, end: date) -> dict[str, Any]:
+    qs = Feedback.objects.visible_to(actor).filter(
+        **_case_filter(unit), created_at__date__gte=start, created_at__date__lte=end
+    )
+    row = qs.aggregate(
+        total=Count("pk"),
+        complaints=Count("pk", filter=Q(kind=FeedbackKind.COMPLAINT)),
+        unanswered=Count("pk", filter=Q(status=FeedbackStatus.RECEIVED)),
+    )
+    return row
+
+
+def _kitchen() -> Any | None:
+    try:
+        return importlib.import_module("canteen.kitchen.selectors")
+    except ImportError:
+        return None
+
+
+def camera_summary(*, actor: Any, unit: Unit) -> dict[str, Any]:
+    """Cameras online, read from the kitchen domain's selectors when it provides them."""
+    kitchen = _kitchen()
+    fn = getattr(kitchen, "camera_status_summary", None) if kitchen else None
+    if fn is None:
+        return {"online": None, "total": None}
+    try:
+        result = fn(actor=actor, **{KEY[unit.level]: unit.id})
+    except Exception:  # a neighbour's bug must not take the dashboard down
+        log.exception("kitchen.camera_status_summary failed")
+        return {"online": None, "total": None}
+    return {"online": result.get("online"), "total": result.get("total")}
+
+
+def camera_tiles(*, actor: Any, district_id: Any = None, limit: int = 8) -> list[dict[str, Any]]:
+    kitchen = _kitchen()
+    fn = getattr(kitchen, "camera_thumbnails", None) if kitchen else None
+    if fn is None:
+        return []
+    try:
+        return list(fn(actor=actor, district_id=district_id, limit=limit))[:limit]
+    except Exception:
+        log.exception("kitchen.camera_thumbnails failed")
+        return []
+
+
+# ---------------------------------------------------------------- big screen
+
+
+def bigscreen(*, actor: Any, unit: Unit, now: datetime | None = None) -> dict[str, Any]:
+    """The live district (or city) today: meals as served, hourly curve, campus ranking,
+    the ticker of alarms and cases, camera tiles."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    flt = _unit_filter(unit)
+    stats = DailyCampusStats.objects.visible_to(actor).filter(**flt, day=today)
+    tot = stats.aggregate(
+        served=Sum("meals_served"),
+        voided=Sum("meals_voided"),
+        revenue=Sum("meal_revenue_fen"),
+        alarms=Sum("alarms"),
+        last=Max("last_served_at"),
+        serving=Count("campus_id", filter=Q(meals_served__gt=0)),
+    )
+    hourly = {
+        r["hour"]: r["n"]
+        for r in HourlyCampusMeals.objects.visible_to(actor)
+        .filter(**flt, day=today)
+        .values("hour")
+        .annotate(n=Sum("meals"))
+    }
+    rows = list(
+        stats.filter(meals_served__gt=0)
+        .values("campus_id", "meals_served", "meals_voided", "last_served_at")
+        .order_by("-meals_served")[:200]
+    )
+    dims = {str(d.campus_id): d for d in CampusDim.objects.filter(campus_id__in=[r["campus_id"] for r in rows])}
+    ranking = []
+    for r in rows:
+        d = dims.get(str(r["campus_id"]))
+        net = r["meals_served"] - r["meals_voided"]
+        ranking.append(
+            {
+                "campus_id": str(r["campus_id"]),
+                "name": f"{d.school_name}·{d.campus_name}" if d else str(r["campus_id"])[:8],
+                "meals": net,
+                "participation_rate": _ratio(net, d.enrolled) if d and d.enrolled else None,
+                "last_served_at": r["last_served_at"].isoformat() if r["last_served_at"] else None,
+            }
+        )
+    ranking.sort(key=lambda x: (-(x["participation_rate"] or 0), -x["meals"]))
+    live = [
+        {"id": i.id, "at": i.at.isoformat(), "kind": i.kind, "text": tr(i.text_zh, i.text_en)}
+        for i in LiveItem.objects.visible_to(actor).filter(**flt, at__date=today)[:15]
+    ]
+    enrolled = CampusDim.objects.filter(**flt).aggregate(n=Sum("enrolled"), campuses=Count("campus_id"))
+    served = (tot["served"] or 0) - (tot["voided"] or 0)
+    return {
+        "unit": {"level": unit.level, "id": str(unit.id), "name": unit.name},
+        "now": now.isoformat(),
+        "today": today.isoformat(),
+        "meals_today": served,
+        "revenue_today_fen": tot["revenue"] or 0,
+        "alarms_today": tot["alarms"] or 0,
+        "campuses_serving": tot["serving"] or 0,
+        "campuses_total": enrolled["campuses"] or 0,
+        "enrolled": enrolled["n"] or 0,
+        "participation_rate": _ratio(served, enrolled["n"] or 0),
+        "last_served_at": tot["last"].isoformat() if tot["last"] else None,
+        "hourly": [{"hour": h, "meals": hourly.get(h, 0)} for h in range(6, 21)],
+        "ranking": ranking[:12],
+        "live": live,
+        "cases": case_summary(actor=actor, unit=unit),
+        "cameras": camera_tiles(actor=actor, district_id=unit.id if unit.level == "district" else None),
+    }
+
+
+# ---------------------------------------------------------------- cases, ranking, inspections, feedback
+
+
+def cases_visible(
+    *,
+    actor: Any,
+    status: str | None = None,
+    source: str | None = None,
+    flag: str | None = None,
+    open_only: bool = False,
+) -> QuerySet[Case]:
+    qs = Case.objects.visible_to(actor).select_related("district", "school", "campus")
+    if status:
+        qs = qs.filter(status=status)
+    if source:
+        qs = qs.filter(source=source)
+    if flag:
+        qs = qs.filter(flag=flag)
+    if open_only:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    return qs
+
+
+def case_get(*, actor: Any, case_id: Any) -> Case:
+    try:
+        case = cases_visible(actor=actor).filter(pk=case_id).first()
+    except (ValueError, TypeError, DjangoValidationError):
+        case = None
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def school_ranking(*, actor: Any, start: date, end: date, district_id: Any = None) -> list[dict[str, Any]]:
+    """比晾晒: schools by how they close their cases. Score (0–100) = 100 × on-time share of
+    closed cases − 5 per recurrence (same problem at the same campus again) − 3 per return −
+    10 per open red-flag case; schools with no cases score 100."""
+    from canteen.org.models import School
+
+    schools = School.objects.visible_to(actor).select_related("district")
+    if district_id:
+        schools = schools.filter(district_id=district_id)
+    cases = Case.objects.visible_to(actor).filter(
+        school__in=schools, created_at__date__gte=start, created_at__date__lte=end
+    )
+    stats: dict[Any, dict[str, Any]] = {}
+    pairs: dict[Any, set] = {}
+    for c in cases.values("school_id", "status", "responded_late", "return_count", "flag", "source", "campus_id"):
+        s = stats.setdefault(
+            c["school_id"], {"cases": 0, "closed": 0, "on_time": 0, "returns": 0, "red_open": 0, "yellow_open": 0}
+        )
+        s["cases"] += 1
+        s["returns"] += c["return_count"]
+        if c["status"] == CaseStatus.CLOSED:
+            s["closed"] += 1
+            s["on_time"] += 0 if c["responded_late"] else 1
+        elif c["flag"] == Flag.RED:
+            s["red_open"] += 1
+        elif c["flag"] == Flag.YELLOW:
+            s["yellow_open"] += 1
+        pairs.setdefault(c["school_id"], set()).add((c["source"], c["campus_id"]))
+    result = []
+    for school in schools:
+        s = stats.get(school.pk, {"cases": 0, "closed": 0, "on_time": 0, "returns": 0, "red_open": 0, "yellow_open": 0})
+        recurrences = s["cases"] - len(pairs.get(school.pk, ()))
+        on_time_share = s["on_time"] / s["closed"] if s["closed"] else 1.0
+        score = 100 * on_time_share - 5 * recurrences - 3 * s["returns"] - 10 * s["red_open"]
+        result.append(
+            {
+                "school_id": str(school.pk),
+                "school": school.name,
+                "district": school.district.name,
+                **s,
+                "recurrences": recurrences,
+                "on_time_rate": round(on_time_share, 4),
+                "score": round(max(0.0, min(100.0, score)), 1),
+            }
+        )
+    result.sort(key=lambda r: (-r["score"], r["red_open"], r["school"]))
+    for rank, row in enumerate(result, start=1):
+        row["rank"] = rank
+    return result
+
+
+def inspections_visible(*, actor: Any) -> QuerySet[Inspection]:
+    return (
+        Inspection.objects.visible_to(actor).select_related("campus__school", "district").prefetch_related("inspectors")
+    )
+
+
+def inspection_get(*, actor: Any, inspection_id: Any) -> Inspection:
+    try:
+        inspection = inspections_visible(actor=actor).filter(pk=inspection_id).first()
+    except (ValueError, TypeError, DjangoValidationError):
+        inspection = None
+    if inspection is None:
+        raise NotFound()
+    return inspection
+
+
+def feedback_visible(*, actor: Any) -> QuerySet[Feedback]:
+    return Feedback.objects.visible_to(actor).select_related("canteen", "campus", "school", "case")
+
+
+def feedback_follow(*, code: str) -> Feedback | None:
+    """The parent's view by follow code (no login): status, answer, case status only."""
+    code = (code or "").strip().upper()[:12]
+    if not code:
+        return None
+    return Feedback.objects.select_related("canteen", "case").filter(follow_code=code).first()

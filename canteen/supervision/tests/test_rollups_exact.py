@@ -1,0 +1,138 @@
+"""Rollups equal a direct count of the facts after random inserts and corrections."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from canteen.core.events import Event, subscribers_of
+from canteen.supervision import handlers
+from canteen.supervision.models import DailyCampusStats, HourlyCampusMeals
+from canteen.supervision.rebuild import rollups_rebuild
+
+from . import events
+
+pytestmark = pytest.mark.django_db
+
+DAY0 = date(2026, 3, 2)
+
+serve = st.tuples(
+    st.just("serve"),
+    st.integers(0, 3),  # campus index
+    st.integers(0, 2),  # day offset
+    st.sampled_from(["breakfast", "lunch", "dinner"]),
+    st.integers(300, 1500),  # price in fen
+)
+void = st.tuples(st.just("void"), st.integers(0, 10_000))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(st.one_of(serve, serve, void), min_size=1, max_size=40))
+def test_meal_rollups_equal_a_direct_count_after_random_serves_and_voids(world, ops):
+    with transaction.atomic():
+        facts: list[dict] = []  # the oracle: every record with its status
+        for op in ops:
+            if op[0] == "serve":
+                _, c, offset, session, price = op
+                _, payload = events.meal_served(
+                    world.campuses[c], day=DAY0 + timedelta(days=offset), session=session, amount_fen=price
+                )
+                facts.append({**payload, "voided": False, "campus": c})
+            else:
+                live = [f for f in facts if not f["voided"]]
+                if live:
+                    fact = live[op[1] % len(live)]
+                    events.meal_voided({k: v for k, v in fact.items() if k not in ("voided", "campus")})
+                    fact["voided"] = True
+
+        rows = {(r.day, str(r.campus_id)): r for r in DailyCampusStats.objects.all()}
+        expected = Counter()
+        for f in facts:
+            key = (date.fromisoformat(f["served_on"]), f["campus_id"])
+            expected[key + ("served",)] += 1
+            expected[key + ("voided",)] += f["voided"]
+            expected[key + ("revenue",)] += 0 if f["voided"] else f["amount_fen"]
+            expected[key + (f["session_kind"],)] += 0 if f["voided"] else 1
+        assert set(rows) == {(date.fromisoformat(f["served_on"]), f["campus_id"]) for f in facts}
+        for key, row in rows.items():
+            assert row.meals_served == expected[key + ("served",)]
+            assert row.meals_voided == expected[key + ("voided",)]
+            assert row.meal_revenue_fen == expected[key + ("revenue",)]
+            assert row.meals_breakfast == expected[key + ("breakfast",)]
+            assert row.meals_lunch == expected[key + ("lunch",)]
+            assert row.meals_dinner == expected[key + ("dinner",)]
+        assert sum(h.meals for h in HourlyCampusMeals.objects.all()) == len(facts)
+        # The rebuild, replaying the stored events, agrees with the incremental rollups.
+        report = rollups_rebuild(meals_from="events")
+        assert report.ok, report.differences[:5]
+        transaction.set_rollback(True)
+
+
+def test_a_replayed_event_is_applied_once(world):
+    event, _ = events.meal_served(world.campuses[0], day=DAY0)
+    with transaction.atomic():
+        ours = [h for h in subscribers_of("consumption.meal_served") if h.__module__ == handlers.__name__]
+        assert len(ours) == 1
+        for handler in ours:
+            handler(Event(id=event.id, topic=event.topic, payload=event.payload, occurred_at=event.occurred_at))
+    assert DailyCampusStats.objects.get(day=DAY0).meals_served == 1
+
+
+def test_a_failed_meal_transaction_leaves_no_count(world):
+    def checkout_that_fails_after_publishing():
+        with transaction.atomic():
+            events.meal_served(world.campuses[0], day=DAY0)
+            raise RuntimeError("the checkout failed after publishing")
+
+    with pytest.raises(RuntimeError):
+        checkout_that_fails_after_publishing()
+    assert not DailyCampusStats.objects.exists()
+
+
+def test_rebuild_reports_a_corrupted_row_and_repairs_it(world):
+    for _ in range(3):
+        events.meal_served(world.campuses[1], day=DAY0, amount_fen=400)
+    events.ledger("ledger.topped_up", world.campuses[1], 10_000, day=DAY0)
+    DailyCampusStats.objects.filter(day=DAY0).update(meals_served=7, topups_fen=1)
+    report = rollups_rebuild(meals_from="events")
+    found = {(d.field, d.actual, d.expected) for d in report.differences}
+    assert found == {("meals_served", 7, 3), ("topups_fen", 1, 10_000)}
+    assert not report.applied
+    repaired = rollups_rebuild(meals_from="events", apply=True)
+    assert repaired.applied
+    row = DailyCampusStats.objects.get(day=DAY0)
+    assert (row.meals_served, row.topups_fen, row.topups_count) == (3, 10_000, 1)
+    assert rollups_rebuild(meals_from="events").ok
+
+
+def test_a_malformed_payload_is_skipped_without_breaking_the_publisher(world, settings):
+    settings.CANTEEN_SUPERVISION_STRICT = False
+    events.emit("consumption.meal_served", {"campus_id": "not-a-uuid", "amount_fen": "x"})
+    events.emit("ledger.topped_up", {"amount_fen": 100})
+    assert not DailyCampusStats.objects.exists()
+
+
+def test_every_fact_kind_moves_its_counter(world):
+    c = world.campuses[0]
+    events.ledger("ledger.topped_up", c, 5000)
+    events.ledger("ledger.subsidy_granted", c, 400)
+    events.ledger("ledger.meal_charged", c, 500)
+    events.ledger("ledger.supplier_paid", c, 90_000)
+    events.delivery(c, accepted_fen=12_000)
+    events.delivery(c, accepted_fen=0, rejected=2)
+    events.emit("procurement.batch_accepted", {**events.org(c), "batch_number": "B1", "on": str(DAY0)})
+    events.nutrition(c, passed=True)
+    events.nutrition(c, passed=False, flags=["energy_low"])
+    events.alarm(c)
+    events.record_missing(c)
+    today = DailyCampusStats.objects.exclude(day=DAY0).get(campus_id=c.pk)
+    assert (today.topups_fen, today.topups_count, today.subsidy_fen, today.meal_charges_fen) == (5000, 1, 400, 500)
+    assert today.food_spend_fen == 90_000
+    assert (today.deliveries_accepted, today.deliveries_rejected, today.delivery_accepted_fen) == (1, 1, 12_000)
+    assert (today.nutrition_checks, today.nutrition_failed, today.alarms, today.records_missing) == (2, 1, 1, 1)
+    assert DailyCampusStats.objects.get(day=DAY0).batches_accepted == 1

@@ -289,7 +289,9 @@ def supplier_create(
 
 @transaction.atomic
 def supplier_set_approval(*, actor: Any, supplier: Supplier, approved: bool, note: str = "") -> Supplier:
-    supplier = Supplier.objects.select_for_update().get(pk=supplier.pk)
+    # The caller's instance is updated too, so it does not go on holding the old flag.
+    Supplier.objects.select_for_update().filter(pk=supplier.pk).first()
+    supplier.refresh_from_db()
     _require_district_regulator(actor, supplier.district)
     before = {"district_approved": supplier.district_approved}
     supplier.district_approved = approved
@@ -407,6 +409,8 @@ def _expiry_key(lic: Licence) -> date:
 
 
 def supplier_assert_can_trade(*, supplier: Supplier, on: date | None = None) -> None:
+    # Judge the stored truth, not a possibly stale instance held by the caller.
+    supplier = Supplier.objects.prefetch_related("licences").get(pk=supplier.pk)
     standing = supplier_standing(supplier=supplier, on=on)
     if standing.can_trade:
         return
@@ -1048,6 +1052,10 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
     rejected_lines: list[dict[str, Any]] = []
     batch_events: list[dict[str, Any]] = []
     now = timezone.now()
+    # Problems are collected over all lines so the storekeeper sees them at once; raising at the
+    # end rolls back everything written in the loop.
+    missing_by_line: list[dict[str, Any]] = []
+    refused_by_line: list[dict[str, Any]] = []
     for key, line in lines.items():
         d = decided[key]
         batch = Batch.objects.select_for_update().get(pk=line.batch.pk)
@@ -1087,10 +1095,10 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
                 if not value
             ]
             if missing_trace:
-                raise TraceDataMissing(details={"item": line.item.name, "missing": missing_trace})
+                missing_by_line.append({"item": line.item.name, "missing": missing_trace})
             problems = _acceptance_problems(batch, line.item, today)
             if problems:
-                raise AcceptanceRefused(details={"item": line.item.name, "problems": problems})
+                refused_by_line.append({"item": line.item.name, "problems": problems})
         rejected = line.quantity - accepted
         batch.accepted_quantity = accepted
         batch.on_hand = accepted
@@ -1188,6 +1196,11 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
             )
         if d.result != CheckResult.ACCEPT:
             rejected_lines.append({**line_summary, "rejected_quantity": str(rejected)})
+
+    if missing_by_line:
+        raise TraceDataMissing(details={"lines": missing_by_line, **missing_by_line[0]})
+    if refused_by_line:
+        raise AcceptanceRefused(details={"lines": refused_by_line, **refused_by_line[0]})
 
     results = {d.result for d in decided.values()}
     to_status = (

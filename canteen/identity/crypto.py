@@ -13,31 +13,39 @@ from functools import lru_cache
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import TemplateKeyMissing
 
 _PREFIX = b"v1"
 
 
-@lru_cache(maxsize=4)
-def _aead(key_b64: str) -> AESGCM:
+@lru_cache(maxsize=8)
+def _derive(key_b64: str, purpose: str) -> bytes:
     try:
-        key = base64.b64decode(key_b64, validate=True)
+        root = base64.b64decode(key_b64, validate=True)
     except Exception:
         raise TemplateKeyMissing() from None
-    if len(key) != 32:
-        raise TemplateKeyMissing("人脸模板密钥必须是 32 字节", "FACE_TEMPLATE_KEY must decode to 32 bytes")
-    return AESGCM(key)
+    if len(root) < 32:
+        raise TemplateKeyMissing("人脸模板密钥至少需要 32 字节", "FACE_TEMPLATE_KEY must decode to at least 32 bytes")
+    # Purpose-specific keys from one configured secret: templates at rest and each campus's
+    # terminal packages never share a key.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(root)
 
 
-def _key() -> AESGCM:
+def derived_key(purpose: str) -> bytes:
     from django.conf import settings
 
     key_b64 = getattr(settings, "FACE_TEMPLATE_KEY", "") or ""
     if not key_b64:
         raise TemplateKeyMissing()
-    return _aead(key_b64)
+    return _derive(key_b64, purpose)
+
+
+def _key() -> AESGCM:
+    return AESGCM(derived_key("canteen.identity.at-rest.v1"))
 
 
 def seal(plaintext: bytes, *, bound_to: str) -> bytes:

@@ -16,9 +16,7 @@ from typing import Any
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -258,10 +256,7 @@ _PACKAGE_MAGIC = b"CGP1"
 def terminal_package_key(*, campus: Campus) -> bytes:
     """Per-campus transfer key derived from the template key: a terminal provisioned for one
     campus cannot open another campus's package."""
-    root = base64.b64decode(settings.FACE_TEMPLATE_KEY)
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"gallery-package:{campus.pk}".encode()).derive(
-        root
-    )
+    return crypto.derived_key(f"canteen.identity.gallery-package.v1:{campus.pk}")
 
 
 def terminal_gallery_package(*, campus: Campus, actor: Any) -> bytes:

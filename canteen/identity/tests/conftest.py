@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from canteen.identity.tests import faces
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from canteen.identity.engine import FaceEngine
+
+    return FaceEngine.default()
+
+
+@pytest.fixture(scope="session")
+def portraits():
+    """name -> PIL portrait of one real person (8 people)."""
+    return faces.portraits()
+
+
+@pytest.fixture(scope="session")
+def portrait_jpegs(portraits):
+    return {name: faces.jpeg_bytes(im) for name, im in portraits.items()}
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb():
+    return np.asarray(faces.astronaut())

@@ -1,0 +1,89 @@
+"""At the window: the right child among several, an unknown face refused, a look-alike asked to
+confirm. Real faces throughout (see faces.py); augmentations make the same-person probes."""
+
+import numpy as np
+import pytest
+
+from canteen.identity.gallery import Gallery, Thresholds
+from canteen.identity.tests import faces
+
+
+@pytest.fixture(scope="module")
+def enrolled(engine, portraits):
+    ids, templates = [], []
+    for name, im in portraits.items():
+        ids.append(name)
+        templates.append(engine.embed_single(np.asarray(im)))
+    return ids, np.stack(templates)
+
+
+@pytest.mark.parametrize("augmentation", sorted(faces.AUGMENTATIONS))
+def test_each_person_is_identified_among_eight_under_changed_conditions(engine, portraits, enrolled, augmentation):
+    gallery = Gallery.from_templates(*enrolled)
+    for name, im in portraits.items():
+        [(box, embedding)] = engine.embed_frame(np.asarray(faces.AUGMENTATIONS[augmentation](im)))
+        match = gallery.identify(embedding)
+        assert (match.student_id, match.decision) == (name, "accept"), (name, match)
+        assert match.margin >= gallery.thresholds.min_margin
+
+
+def test_in_a_window_frame_the_nearest_face_is_identified(engine, portraits, enrolled):
+    gallery = Gallery.from_templates(*enrolled)
+    frame = faces.window_frame(portraits["group3"], face_width=120)
+    assert frame.shape == (480, 640, 3)
+    results = engine.embed_frame(frame)
+    assert len(results) == 1
+    assert gallery.identify(results[0][1]).student_id == "group3"
+
+
+@pytest.mark.parametrize("stranger", ["astronaut", "tom", "group1", "group4"])
+def test_a_face_not_in_the_gallery_is_rejected(engine, portraits, enrolled, stranger):
+    ids, matrix = enrolled
+    keep = [i for i, name in enumerate(ids) if name != stranger]
+    gallery = Gallery.from_templates([ids[i] for i in keep], matrix[keep])
+    probe = engine.embed_frame(np.asarray(faces.AUGMENTATIONS["flip"](portraits[stranger])))[0][1]
+    match = gallery.identify(probe)
+    assert match.decision == "reject"
+    assert match.student_id is None
+    assert match.distance > gallery.thresholds.confirm_distance
+
+
+def test_two_students_who_look_alike_are_asked_to_confirm_not_charged_blindly(engine, portraits, enrolled):
+    # Twins: the same face enrolled for two students. The distance is tiny, the margin is not.
+    ids, matrix = enrolled
+    twin = engine.embed_single(np.asarray(faces.AUGMENTATIONS["jpeg_q30"](portraits["tom"])))
+    gallery = Gallery.from_templates([*ids, "tom_twin"], np.vstack([matrix, twin]))
+    match = gallery.identify(engine.embed_frame(np.asarray(portraits["tom"]))[0][1])
+    assert match.decision == "confirm"
+    assert match.student_id in {"tom", "tom_twin"}
+    assert match.margin < gallery.thresholds.min_margin
+
+
+def test_several_templates_of_one_student_do_not_count_as_a_rival(engine, portraits, enrolled):
+    ids, matrix = enrolled
+    extra = engine.embed_single(np.asarray(faces.AUGMENTATIONS["darker"](portraits["astronaut"])))
+    gallery = Gallery.from_templates([*ids, "astronaut"], np.vstack([matrix, extra]))
+    assert gallery.student_count == len(ids)
+    match = gallery.identify(engine.embed_frame(np.asarray(portraits["astronaut"]))[0][1])
+    assert (match.student_id, match.decision) == ("astronaut", "accept")
+    assert match.second_distance > 0.3  # the second is another person, not the student's own second photo
+
+
+def test_stricter_thresholds_turn_accept_into_confirm(engine, portraits, enrolled):
+    gallery = Gallery.from_templates(*enrolled)
+    probe = engine.embed_frame(np.asarray(faces.AUGMENTATIONS["jpeg_q30"](portraits["group2"])))[0][1]
+    loose = gallery.identify(probe)
+    strict = gallery.identify(probe, thresholds=Thresholds(accept_distance=loose.distance / 2, confirm_distance=0.42))
+    assert loose.decision == "accept"
+    assert strict.decision == "confirm"
+
+
+def test_a_withdrawn_student_can_be_dropped_from_a_terminal_copy(engine, portraits, enrolled):
+    gallery = Gallery.from_templates(*enrolled).without({"group5"})
+    probe = engine.embed_frame(np.asarray(portraits["group5"]))[0][1]
+    assert gallery.identify(probe).decision == "reject"
+
+
+def test_an_empty_gallery_rejects():
+    match = Gallery.from_templates([], np.zeros((0, 128))).identify(np.ones(128, np.float32))
+    assert match.decision == "reject"

@@ -46,20 +46,36 @@ def route_points(start_seq: int, start: Any, *, temps: list[float], lat0=30.35, 
     ]
 
 
-def deliver_and_accept(world: Any, *, campus=None, lot_suffix: str = "") -> dict[str, Any]:
-    supplier_user = world.user(Role.SUPPLIER_USER)
-    supplier = make_supplier(world, user=supplier_user)
-    cabbage = make_item(world, code=f"V1{lot_suffix}", name="大白菜", price="2.50", supplier=supplier)
-    pork = make_item(
-        world,
-        code=f"M1{lot_suffix}",
-        name="猪肉（后腿）",
-        category=ItemCategory.MEAT,
-        price="26.00",
-        supplier=supplier,
-        shelf_life_days=3,
-        storage=Storage.CHILLED,
-    )
+def staff_for(world: Any, campus: Any) -> None:
+    """Point the world's campus-level accounts at `campus` (they are scoped to one campus)."""
+    from canteen.org.tests.factories import make_user
+
+    if campus is None or campus.pk == world.campuses[0].pk:
+        return
+    for role in (Role.CANTEEN_MANAGER, Role.STOREKEEPER):
+        world.users[role] = make_user(f"{role}-{campus.code}", role, campus=campus, school=campus.school)
+
+
+def deliver_and_accept(
+    world: Any, *, campus=None, lot_suffix: str = "", supplier=None, items=None, supplier_user=None
+) -> dict[str, Any]:
+    staff_for(world, campus)
+    supplier_user = supplier_user or world.user(Role.SUPPLIER_USER)
+    supplier = supplier or make_supplier(world, user=supplier_user)
+    if items:
+        cabbage, pork = items
+    else:
+        cabbage = make_item(world, code=f"V1{lot_suffix}", name="大白菜", price="2.50", supplier=supplier)
+        pork = make_item(
+            world,
+            code=f"M1{lot_suffix}",
+            name="猪肉（后腿）",
+            category=ItemCategory.MEAT,
+            price="26.00",
+            supplier=supplier,
+            shelf_life_days=3,
+            storage=Storage.CHILLED,
+        )
     day = timezone.localdate()
     order = make_confirmed_order(world, supplier, [(cabbage, "20"), (pork, "10")], campus=campus, day=day)
     lines = {line.item_id: line for line in order.lines.all()}
@@ -80,6 +96,8 @@ def deliver_and_accept(world: Any, *, campus=None, lot_suffix: str = "") -> dict
         driver_phone="13912345678",
     )
     keeper = world.user(Role.STOREKEEPER)
+    keeper.display_name = "库管李四"  # a name that must never reach the public page
+    keeper.save(update_fields=["display_name"])
     proc.delivery_arrive(actor=keeper, delivery=delivery, temperature_c="3.5")
     dl = {line.item_id: line for line in delivery.lines.all()}
     proc.delivery_accept(

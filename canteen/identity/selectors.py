@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +16,11 @@ from canteen.org.choices import REGULATOR_ROLES, Role, StudentStatus
 from canteen.org.models import Campus, SchoolClass, Student
 
 from . import crypto
-from .access import is_staff_of_campus, require_guardian_or_staff
+from .access import is_guardian_of, is_staff_of_campus, require_guardian_or_staff
 from .gallery import Gallery, Thresholds
 from .models import DisplayPhoto, FaceConsent, FaceTemplate, GalleryState, PinCredential, QrCredential
 
+logger = logging.getLogger(__name__)
 _cache_lock = threading.Lock()
 _gallery_cache: dict[str, Gallery] = {}
 
@@ -60,9 +62,26 @@ def _build_gallery(campus: Campus, version: int) -> Gallery:
     )
     ids: list[str] = []
     vectors: list[np.ndarray] = []
+    corrupt: list[str] = []
     for student_id, sealed in rows.iterator(chunk_size=2000):
+        try:
+            vectors.append(crypto.open_embedding(sealed, student_id=str(student_id)))
+        except ValueError:
+            # Altered, moved to another student, or sealed under another key: leave that child
+            # out (they fall back to QR/PIN) rather than stop the whole campus's windows.
+            corrupt.append(str(student_id))
+            continue
         ids.append(str(student_id))
-        vectors.append(crypto.open_embedding(sealed, student_id=str(student_id)))
+    if corrupt:
+        logger.error("face templates failing authentication on campus %s: %s", campus.pk, corrupt)
+        audit_record(
+            actor=None,
+            action="identity.templates_corrupt",
+            target=campus,
+            after={"student_ids": corrupt},
+            district_id=campus.school.district_id,
+            school_id=campus.school_id,
+        )
     matrix = np.stack(vectors) if vectors else np.zeros((0, 128), np.float32)
     return Gallery.from_templates(
         ids, matrix, thresholds=Thresholds.from_settings(), version=version, campus_id=str(campus.pk)
@@ -227,3 +246,40 @@ def consent_statistics(*, actor: Any) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def student_for(*, actor: Any, student_id: Any) -> Student:
+    """A student the actor may see (guardian: own children; staff: their school/campus)."""
+    from .errors import StudentNotFound
+
+    student = (
+        Student.objects.visible_to(actor)
+        .select_related("campus", "campus__school", "school_class")
+        .filter(pk=student_id)
+        .first()
+    )
+    if student is None:
+        raise StudentNotFound()
+    return student
+
+
+def campus_for(*, actor: Any, campus_id: Any) -> Campus:
+    from canteen.core.errors import NotFound
+
+    campus = Campus.objects.visible_to(actor).select_related("school").filter(pk=campus_id).first()
+    if campus is None:
+        raise NotFound("未找到校区", "Campus not found")
+    return campus
+
+
+def class_for(*, actor: Any, class_id: Any) -> SchoolClass:
+    from canteen.core.errors import NotFound
+
+    klass = SchoolClass.objects.visible_to(actor).select_related("campus", "campus__school").filter(pk=class_id).first()
+    if klass is None:
+        raise NotFound("未找到班级", "Class not found")
+    return klass
+
+
+def is_guardian(actor: Any, student: Student) -> bool:
+    return is_guardian_of(actor, student)

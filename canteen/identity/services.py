@@ -60,6 +60,7 @@ from .models import (
 from .selectors import gallery_cache_invalidate, gallery_for_campus
 
 MAX_PHOTOS = 5
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
 
 
 def _org(student: Student) -> dict[str, Any]:

@@ -5,6 +5,7 @@ same holds on a terminal that only has the encrypted package."""
 import numpy as np
 import pytest
 
+from canteen.core.models import AuditEvent
 from canteen.identity import selectors, services
 from canteen.identity.engine import FaceEngine
 from canteen.identity.errors import GalleryPackageInvalid
@@ -92,8 +93,11 @@ def test_templates_are_encrypted_and_bound_to_their_student(world, campus_with_f
     assert "sealed" not in repr(tom)
     # Copying one child's ciphertext onto another's row does not make a usable template.
     FaceTemplate.objects.filter(pk=astronaut.pk).update(sealed=tom.sealed)
-    with pytest.raises(ValueError):
-        selectors.gallery_for_campus(campus=campus, actor=None, purpose="integrity-check")
+    gallery = selectors.gallery_for_campus(campus=campus, actor=None, purpose="integrity-check")
+    assert str(students["astronaut"].pk) not in gallery.student_ids
+    assert str(students["tom"].pk) in gallery.student_ids
+    corrupt = AuditEvent.objects.get(action="identity.templates_corrupt")
+    assert corrupt.after == {"student_ids": [str(students["astronaut"].pk)]}
 
 
 def test_staff_capture_of_several_photos_of_one_child(world, portraits, portrait_jpegs):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -45,14 +49,21 @@ def _require_terminal(request: Request):
     return terminal
 
 
+def _plain(data: Any) -> Any:
+    """Serializer output as plain JSON types: the idempotency record stores the body as JSON."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
 def checkout_body(result: services.CheckoutResult) -> dict:
     record = result.record
-    return {
-        "record": MealRecordSerializer(record).data,
-        "student": student_card(record.student),
-        "balance_after_fen": result.balance_after.fen if result.balance_after is not None else None,
-        "replayed": result.replayed,
-    }
+    return _plain(
+        {
+            "record": MealRecordSerializer(record).data,
+            "student": student_card(record.student),
+            "balance_after_fen": result.balance_after.fen if result.balance_after is not None else None,
+            "replayed": result.replayed,
+        }
+    )
 
 
 class CheckoutView(generics.ListAPIView):
@@ -146,7 +157,7 @@ class VoidView(APIView):
             voided = services.meal_record_void(
                 record=record, actor=request.user, reason=serializer.validated_data["reason"]
             )
-            return 200, MealRecordSerializer(voided).data
+            return 200, _plain(MealRecordSerializer(voided).data)
 
         return idempotent_response(request, scope=f"consumption.void:{pk}", operation=operation)
 

@@ -61,7 +61,8 @@ def test_a_funded_student_is_served_charged_recorded_and_announced(world, cantee
         "method": "manual",
     }
     audit = AuditEvent.objects.get(action="consumption.meal_served")
-    assert audit.actor == operator and audit.target_id == str(record.pk)
+    assert audit.actor == operator
+    assert audit.target_id == str(record.pk)
 
 
 def test_the_same_key_twice_charges_once_and_returns_the_same_record(world, canteen, operator):
@@ -69,7 +70,8 @@ def test_the_same_key_twice_charges_once_and_returns_the_same_record(world, cant
     fund(student, "20.00")
     first = checkout(student, canteen, operator, "dup-key")
     again = checkout(student, canteen, operator, "dup-key")
-    assert again.replayed and again.record.pk == first.record.pk
+    assert again.replayed
+    assert again.record.pk == first.record.pk
     assert MealRecord.objects.count() == 1
     assert Posting.objects.filter(kind="meal_charge").count() == 1
     assert balance(student) == 2000 - canteen.price_fen
@@ -113,7 +115,8 @@ def test_insufficient_balance_is_refused_clearly_and_nothing_is_recorded(world, 
     with pytest.raises(InsufficientBalance) as exc:
         checkout(student, canteen, operator, "poor")
     assert exc.value.details == {"balance_fen": 100, "price_fen": canteen.price_fen}
-    assert "余额不足" in exc.value.message_zh and "¥1.00" in exc.value.message_zh
+    assert "余额不足" in exc.value.message_zh
+    assert "¥1.00" in exc.value.message_zh
     assert not MealRecord.objects.exists()
     assert not OutboxEvent.objects.filter(topic="consumption.meal_served").exists()
     assert balance(student) == 100
@@ -154,7 +157,8 @@ def test_voiding_refunds_once_frees_the_session_and_is_announced(world, canteen,
     fund(student, "20.00")
     record = checkout(student, canteen, operator, "v1").record
     voided = services.meal_record_void(record=record, actor=operator, reason="学生未取走")
-    assert voided.status == RecordStatus.VOIDED and voided.void_posting_id
+    assert voided.status == RecordStatus.VOIDED
+    assert voided.void_posting_id
     assert balance(student) == 2000
     with pytest.raises(RecordAlreadyVoided):
         services.meal_record_void(record=record, actor=operator, reason="again")
@@ -169,7 +173,8 @@ def test_an_offline_served_meal_beyond_the_balance_is_kept_unpaid_then_settled(w
     student = world.students[0]
     fund(student, "1.00")
     record = checkout(student, canteen, operator, "off-1", served_offline=True).record
-    assert record.charge_status == ChargeStatus.UNPAID and not record.posting_id
+    assert record.charge_status == ChargeStatus.UNPAID
+    assert not record.posting_id
     assert balance(student) == 100
     assert services.meal_record_settle(record=record).charge_status == ChargeStatus.UNPAID
     fund(student, "20.00")

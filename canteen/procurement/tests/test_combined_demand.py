@@ -51,7 +51,8 @@ def test_district_sees_combined_demand_per_supplier_per_day(proc, world):
     veg = demand[proc.supplier.name]
     rows = {r["item"]: r for r in veg["items"]}
     assert rows["大白菜"]["quantity"] == Decimal("32.5")
-    assert rows["大白菜"]["campuses"] == 2 and rows["大白菜"]["orders"] == 2
+    assert rows["大白菜"]["campuses"] == 2
+    assert rows["大白菜"]["orders"] == 2
     assert rows["猪肉（后腿）"]["quantity"] == Decimal("5")
     assert "大米" not in rows  # cancelled
     assert veg["campuses"] == 2

@@ -67,7 +67,8 @@ def test_full_acceptance_receives_stock_and_publishes(proc, shipped):
     assert order.status == OrderStatus.DELIVERED
     assert list(delivery.history.values_list("to_status", flat=True)) == ["dispatched", "arrived", "accepted"]
     pork = Batch.objects.get(batch_number="PK-1101")
-    assert pork.on_hand == Decimal("12") and pork.arrival_temperature_c == Decimal("3.2")
+    assert pork.on_hand == Decimal("12")
+    assert pork.arrival_temperature_c == Decimal("3.2")
     assert StockMovement.objects.filter(kind="receipt").count() == 2
 
     events = {e.topic: e.payload for e in OutboxEvent.objects.filter(topic__startswith="procurement.delivery")}
@@ -154,12 +155,14 @@ def test_rejecting_everything(proc, shipped):
     )
     delivery.refresh_from_db()
     order.refresh_from_db()
-    assert delivery.status == DeliveryStatus.REJECTED and delivery.accepted_fen == 0
+    assert delivery.status == DeliveryStatus.REJECTED
+    assert delivery.accepted_fen == 0
     assert order.status == OrderStatus.CONFIRMED  # still waiting for good goods
     assert not StockMovement.objects.exists()
     assert not OutboxEvent.objects.filter(topic="procurement.batch_accepted").exists()
     payload = OutboxEvent.objects.get(topic="procurement.delivery_rejected").payload
-    assert len(payload["rejected_lines"]) == 2 and payload["lines"] == []
+    assert len(payload["rejected_lines"]) == 2
+    assert payload["lines"] == []
 
 
 def test_delivery_state_machine_refuses_second_acceptance(proc, shipped):

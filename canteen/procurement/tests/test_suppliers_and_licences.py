@@ -176,7 +176,8 @@ def test_uploads_are_judged_by_their_bytes(proc, content, content_type):
 
 def test_upload_size_limit_and_good_files(proc):
     ok = services.upload_check(upload=SimpleUploadedFile("a.png", PNG_BYTES, content_type="image/png"))
-    assert ok.content_type == "image/png" and ok.extension == "png"
+    assert ok.content_type == "image/png"
+    assert ok.extension == "png"
     with override_settings(CANTEEN_PROCUREMENT_MAX_UPLOAD_BYTES=20):
         with pytest.raises(InvalidUpload):
             services.upload_check(upload=SimpleUploadedFile("a.pdf", PDF_BYTES, content_type="application/pdf"))

@@ -10,10 +10,12 @@ portions = ceil(planned × ratio) per set meal; a dish's portions add up over th
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
+from fractions import Fraction
 from typing import Any
 
 from django.db.models import Count
@@ -100,6 +102,37 @@ def planned_portions(*, campus: Campus, day: date) -> dict[tuple[str, Any], int]
     return dict(counts)
 
 
+def student_set_meals(*, student: Student, day: date, menus: list | None = None) -> dict[str, Any]:
+    """Session kind → the SetMealView a student gets on `day` (absent: not eating)."""
+    from .selectors import _build_menus, choose_set_meal
+
+    if student.status != StudentStatus.ENROLLED:
+        return {}
+    if menus is None:
+        menus = _build_menus(student.campus_id, day, published_only=True, with_nutrition=False)
+    diet = MealPlan.objects.filter(student=student).values_list("diet", flat=True).first()
+    choices = {
+        kind: (set_meal_id, enrolled)
+        for kind, set_meal_id, enrolled in MealPlanChoice.objects.filter(plan__student=student).values_list(
+            "session_kind", "set_meal_id", "enrolled"
+        )
+    }
+    opted = set(
+        MealOptOut.objects.filter(student=student, start__lte=day, end__gte=day).values_list("session_kind", flat=True)
+    )
+    result = {}
+    for menu in menus:
+        if "" in opted or menu.kind in opted:
+            continue
+        chosen_id, enrolled = choices.get(menu.kind, (None, True))
+        if not enrolled:
+            continue
+        set_meal = choose_set_meal(menu.set_meals, chosen_id=chosen_id, diet=diet)
+        if set_meal is not None:
+            result[menu.kind] = set_meal
+    return result
+
+
 def served_history(*, campus: Campus, start: date, end: date) -> dict[tuple[date, str, str], int]:
     """(day, session kind, set meal id as text) → first servings, from consumption's meal records
     when the campus has any in the period, else from meals' recorded served counts."""
@@ -166,9 +199,11 @@ def forecast_set_meals(*, campus: Campus, day: date) -> list[SetMealForecast]:
     result = []
     for (kind, set_meal_id), count in sorted(planned.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""))):
         served, planned_sum, days = sums.get((kind, str(set_meal_id)), [0, 0, 0])
-        ratio = Decimal(served) / Decimal(planned_sum) if planned_sum else Decimal(1)
-        ratio = min(max(ratio, RATIO_BOUNDS[0]), RATIO_BOUNDS[1]).quantize(Decimal("0.001"))
-        portions = int((Decimal(count) * ratio).to_integral_value(rounding=ROUND_CEILING))
+        exact = Fraction(served, planned_sum) if planned_sum else Fraction(1)
+        exact = min(max(exact, Fraction(RATIO_BOUNDS[0])), Fraction(RATIO_BOUNDS[1]))
+        # Exact fractions: 12 planned × 11/12 is 11 portions, not ceil(12 × 0.917) = 12.
+        portions = math.ceil(count * exact)
+        ratio = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.001"))
         result.append(
             SetMealForecast(
                 session_kind=kind,

@@ -76,6 +76,7 @@ class SetMealView:
     dishes: list[DishView]
     allergens: list[str]
     nutrition: dict | None = None
+    totals: Totals | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def _build_menus(campus_id: Any, day: date, *, published_only: bool, with_nutrit
         for sm in s["set_meals"].values():
             set_meal, dishes = sm["set_meal"], sm["dishes"]
             allergens = _ordered_union(d.allergens for d in dishes)
-            nutrition = None
+            nutrition, totals = None, None
             if with_nutrition:
                 totals = Totals()
                 for dish in dishes:
@@ -148,6 +149,7 @@ def _build_menus(campus_id: Any, day: date, *, published_only: bool, with_nutrit
                     ],
                     allergens=allergens,
                     nutrition=nutrition,
+                    totals=totals,
                 )
             )
         views.sort(key=lambda v: (not v.is_default, v.diet != Diet.STANDARD, v.name))
@@ -362,3 +364,20 @@ def ingredient_demand(*, campus: Campus, day: date) -> list[tuple[Any, Decimal, 
         for row in ingredient_demand_detail(campus=campus, day=day)
         if row.procurement_item_id is not None
     ]
+
+
+def student_day_nutrition(*, student: Student, day: date) -> tuple[Totals, list[tuple[str, str]]]:
+    """A student's day: the sum of the set meals they get in each published session (their plan,
+    diet and opt-outs applied), with (session kind, set meal name) of each."""
+    from .forecast import student_set_meals
+
+    totals, eaten = Totals(), []
+    menus = _build_menus(student.campus_id, day, published_only=True, with_nutrition=True)
+    chosen = student_set_meals(student=student, day=day, menus=menus)
+    for menu in menus:
+        set_meal = chosen.get(menu.kind)
+        if set_meal is None:
+            continue
+        totals = totals + set_meal.totals
+        eaten.append((menu.kind, set_meal.name))
+    return totals, eaten

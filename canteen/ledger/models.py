@@ -59,6 +59,11 @@ class Account(BaseModel):
     campus = models.ForeignKey("org.Campus", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     school = models.ForeignKey("org.School", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     district = models.ForeignKey("org.District", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Cached for accounts that are guarded (wallets, payables): updated by the posting's own
+    # transaction. House accounts (revenue, cash, costs...) take entries from a whole campus at
+    # once; caching their balance would make one hot row that every meal waits for, so their
+    # balance is the sum of their entries (indexed by account and date).
+    tracks_balance = models.BooleanField(default=True)
     balance_fen = models.BigIntegerField(default=0)
     # Lowest balance allowed (0 = no overdraft, -500 = ¥5 overdraft); null = unbounded (house accounts).
     floor_fen = models.BigIntegerField(null=True, blank=True)
@@ -84,8 +89,16 @@ class Account(BaseModel):
         return self.name or self.code
 
     @property
+    def current_fen(self) -> int:
+        """The balance: cached, or summed from the entries for untracked house accounts."""
+        if self.tracks_balance:
+            return self.balance_fen
+        return self.entries.aggregate(total=models.Sum("amount_fen"))["total"] or 0
+
+    @property
     def shown_fen(self) -> int:
-        return -self.balance_fen if self.kind in DEBIT_NORMAL else self.balance_fen
+        """The balance with the sign a reader expects (assets and costs positive)."""
+        return -self.current_fen if self.kind in DEBIT_NORMAL else self.current_fen
 
 
 class PostingQuerySet(AppendOnlyQuerySet):

@@ -99,6 +99,7 @@ class AccountRef:
     id: uuid.UUID
     kind: str
     code: str
+    tracked: bool = True
 
 
 _scopes: dict[uuid.UUID, Scope] = {}
@@ -128,7 +129,7 @@ def _account(code: str, kind: str, scope: Scope | None, **defaults: Any) -> Acco
     ref = _accounts.get(code)
     if ref is not None:
         return ref
-    row = Account.objects.filter(code=code).values_list("id", "kind").first()
+    row = Account.objects.filter(code=code).values_list("id", "kind", "tracks_balance").first()
     if row is None:
         scope_fields = (
             {"campus_id": scope.campus_id, "school_id": scope.school_id, "district_id": scope.district_id}
@@ -138,10 +139,10 @@ def _account(code: str, kind: str, scope: Scope | None, **defaults: Any) -> Acco
         try:
             with transaction.atomic():
                 account = Account.objects.create(code=code, kind=kind, **scope_fields, **defaults)
-            row = (account.id, account.kind)
+            row = (account.id, account.kind, account.tracks_balance)
         except IntegrityError:
-            row = Account.objects.filter(code=code).values_list("id", "kind").get()
-    ref = AccountRef(row[0], row[1], code)
+            row = Account.objects.filter(code=code).values_list("id", "kind", "tracks_balance").get()
+    ref = AccountRef(row[0], row[1], code, row[2])
     # Cache only once the row is surely committed: a rolled-back creation must not be remembered.
     transaction.on_commit(lambda: _remember(ref))
     return ref
@@ -178,6 +179,8 @@ def house_ref(
         defaults["owner_id"] = owner_id
     if kind == AccountKind.PAYABLE:
         defaults["floor_fen"] = 0  # never pay a supplier more than the invoices recorded
+    else:
+        defaults["tracks_balance"] = False  # see Account.tracks_balance
     return _account(code, kind, scope, **defaults)
 
 
@@ -251,7 +254,9 @@ def _check_open(campus_id: uuid.UUID | None, on: date) -> None:
         raise PeriodClosed(details={"on": on.isoformat(), "closed_through": closed_through.isoformat()})
 
 
-def _apply(leg: Leg, on: date) -> tuple[int, int | None]:
+def _apply(leg: Leg, on: date, open_check: uuid.UUID | None = None) -> tuple[int, int | None]:
+    """One UPDATE per account. `open_check` (a campus id) folds the closed-period check into the
+    guarded UPDATE, saving a round trip on the hot path."""
     table = Account._meta.db_table
     sets = ["balance_fen = balance_fen + %s"]
     set_params: list[Any] = [leg.amount_fen]
@@ -275,6 +280,12 @@ def _apply(leg: Leg, on: date) -> tuple[int, int | None]:
                 "(CASE WHEN spent_on = %s THEN spent_today_fen ELSE 0 END) + %s <= daily_limit_fen)"
             )
             where_params += [day, leg.spend_fen]
+    if open_check is not None:
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {Book._meta.db_table} b "  # noqa: S608 - fixed identifiers
+            "WHERE b.campus_id = %s AND b.closed_through >= %s)"
+        )
+        where_params += [Book._meta.pk.get_db_prep_value(open_check, connection), day]
     sql = (
         f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(where)} "  # noqa: S608 - fixed identifiers
         "RETURNING balance_fen, low_balance_alert_fen"
@@ -283,6 +294,7 @@ def _apply(leg: Leg, on: date) -> tuple[int, int | None]:
         cursor.execute(sql, set_params + where_params)
         row = cursor.fetchone()
     if row is None:
+        _check_open(open_check, on)
         _refuse(leg, on)
     return row[0], row[1]
 
@@ -359,9 +371,16 @@ def _post(
                 **(event_extra or {}),
             },
         )
-    _check_open(scope.campus_id if scope else None, on)
+    campus_id = scope.campus_id if scope else None
+    # The period check runs after the inserts (see the module docstring), inside the first
+    # guarded UPDATE when there is one.
+    checker = next((leg for leg in legs if leg.guard and leg.account.tracked), None)
+    if checker is None:
+        _check_open(campus_id, on)
     for leg in sorted(legs, key=lambda leg: leg.account.id):
-        balance, alert = _apply(leg, on)
+        if not leg.account.tracked:
+            continue
+        balance, alert = _apply(leg, on, campus_id if leg is checker else None)
         # The guardian's low-balance alert fires once, when a debit crosses the threshold.
         if alert is not None and leg.account.kind == AccountKind.WALLET and balance < alert <= balance - leg.amount_fen:
             publish(
@@ -469,7 +488,7 @@ def _reverse(*, posting: Posting, actor: Any, reason: str, idempotency_key: str,
         legs = []
         for entry in posting.entries.select_related("account"):
             account = entry.account
-            ref = AccountRef(account.pk, account.kind, account.code)
+            ref = AccountRef(account.pk, account.kind, account.code, account.tracks_balance)
             # Taking money back out of an account (a wallet or payable) is guarded like any debit.
             guarded = -entry.amount_fen < 0 and account.floor_fen is not None
             spend = (
@@ -1206,7 +1225,8 @@ def balances_rebuild(*, fix: bool = False, actor: Any = None) -> list[BalanceDif
         Entry.objects.values_list("account_id").annotate(total=Sum("amount_fen")).values_list("account_id", "total")
     )
     differences = []
-    for account_id, code, cached in Account.objects.values_list("id", "code", "balance_fen").iterator():
+    tracked = Account.objects.filter(tracks_balance=True)
+    for account_id, code, cached in tracked.values_list("id", "code", "balance_fen").iterator():
         if cached != sums.get(account_id, 0):
             differences.append(BalanceDifference(account_id, code, cached, sums.get(account_id, 0)))
     if fix:

@@ -35,7 +35,7 @@ def test_meal_charge_moves_money_from_wallet_to_campus_revenue(world, funded):
     )
     assert balance_of(student=funded) == Money(1350)
     revenue = Account.objects.get(code=f"revenue:{funded.campus_id}")
-    assert revenue.balance_fen == 650
+    assert revenue.shown_fen == 650
     assert posting.district_id == funded.campus.school.district_id
     assert_books_balance()
 

@@ -138,9 +138,10 @@ def _run_sequence(world, admin, ops) -> None:
             posting, i, fen = model.charges[n % len(model.charges)]
             previous_key = model.reversed.get(posting.pk)
             seen = expect_request("reverse", key, (posting.pk,))
-            call = lambda: services.meal_charge_reverse(
-                posting=posting, actor=admin, reason="void", idempotency_key=key
-            )  # noqa: E731
+
+            def call():
+                return services.meal_charge_reverse(posting=posting, actor=admin, reason="void", idempotency_key=key)
+
             if seen == "mismatch":
                 with pytest.raises((IdempotencyMismatch, AlreadyReversed)):
                     call()
@@ -196,20 +197,27 @@ def _run_sequence(world, admin, ops) -> None:
                 return
             if model.limit[i] is not None and model.spent[i] + fen > model.limit[i]:
                 return
-            with pytest.raises(Crash), transaction.atomic():
-                charge(i, fen, key)
-                raise Crash()
+
+            def checkout_then_fail():
+                with transaction.atomic():
+                    charge(i, fen, key)
+                    raise Crash()
+
+            with pytest.raises(Crash):
+                checkout_then_fail()
         elif name == "crash_mid_posting":
-            # The failure strikes inside the posting, after the first balance UPDATE.
+            # The failure strikes inside the posting: after its rows and event are written, at the
+            # last balance UPDATE (for a transfer, after the first wallet was already updated).
             _, what, i, fen, key = op
             real_apply = services._apply
             calls = []
+            crash_at = 2 if what == "transfer" else 1
 
-            def failing_apply(leg, on):
-                calls.append(leg)
-                if len(calls) == 2:
+            def failing_apply(*args, **kwargs):
+                calls.append(args)
+                if len(calls) == crash_at:
                     raise Crash()
-                return real_apply(leg, on)
+                return real_apply(*args, **kwargs)
 
             kind = {"top_up": "top_up", "charge": "charge", "transfer": "transfer"}[what]
             if (kind, key) in model.used:

@@ -1,0 +1,220 @@
+#!/usr/bin/env python
+"""Ledger throughput on PostgreSQL beside pgbench's simple-update, in the same run.
+
+    .venv/bin/python bench/ledger.py [--small] [--clients 8] [--seconds 15]
+
+1. pgbench: a scratch database (bench_ledger_pgbench), `pgbench -i`, then `-b simple-update`
+   with the same number of clients: the reference TPS for this machine, now.
+2. The ledger: a scratch database (bench_ledger) migrated by Django; N worker processes call
+   canteen.ledger.services.meal_charge (the production code path: idempotent posting, two
+   entries, outbox event, guarded wallet UPDATE, revenue UPDATE) for a fixed time
+   a) all on ONE wallet (the worst case: every charge waits for the same row lock);
+   b) each on its own wallet.
+   Figures are postings committed per second; goal: single-wallet >= 50% of pgbench TPS.
+3. pgbench once more, to show how much the machine's load drifted during the run.
+Both scratch databases are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+DB = "bench_ledger"
+PGBENCH_DB = "bench_ledger_pgbench"
+os.environ["CANTEEN_DATABASE_URL"] = f"{SERVER}/{DB}"
+os.environ["DJANGO_SETTINGS_MODULE"] = "canteen.settings.test"
+
+
+def pg_args() -> list[str]:
+    from urllib.parse import urlparse
+
+    url = urlparse(SERVER)
+    args = ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
+    return args
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def pgbench_binary() -> str:
+    for candidate in ("/usr/lib/postgresql/15/bin/pgbench", shutil.which("pgbench")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise SystemExit("pgbench not found")
+
+
+def run_pgbench(clients: int, seconds: int, initialise: bool) -> float:
+    pgbench = pgbench_binary()
+    if initialise:
+        admin_sql(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
+        admin_sql(f"CREATE DATABASE {PGBENCH_DB}")
+        subprocess.run(
+            [pgbench, *pg_args(), "-i", "-q", "-s", str(max(1, clients)), PGBENCH_DB], check=True, capture_output=True
+        )
+    jobs = min(clients, os.cpu_count() or 1)
+    out = subprocess.run(
+        [
+            pgbench,
+            *pg_args(),
+            "-n",
+            "-b",
+            "simple-update",
+            "-c",
+            str(clients),
+            "-j",
+            str(jobs),
+            "-T",
+            str(seconds),
+            PGBENCH_DB,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
+    if not match:
+        raise SystemExit(f"could not read pgbench output:\n{out}")
+    return float(match.group(1))
+
+
+def setup_django_db() -> tuple[list, object]:
+    import django
+
+    admin_sql(f"DROP DATABASE IF EXISTS {DB}")
+    admin_sql(f"CREATE DATABASE {DB}")
+    django.setup()
+    from datetime import date
+
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from canteen.core.money import Money
+    from canteen.ledger import services
+    from canteen.org.models import Campus, City, District, School, SchoolClass, Student
+
+    city = City.objects.create(name="基准市", code="B1")
+    district = District.objects.create(city=city, name="基准区", code="B1D")
+    school = School.objects.create(district=district, name="基准小学", code="B1S", stage="primary")
+    campus = Campus.objects.create(school=school, name="本部", code="B1S-1")
+    klass = SchoolClass.objects.create(campus=campus, grade=4, name="四年级1班", entry_year=2023)
+    students = [
+        Student.objects.create(
+            campus=campus,
+            school_class=klass,
+            student_number=f"B{n:05d}",
+            name=f"学生{n}",
+            gender="m",
+            birth_date=date(2016, 1, 1),
+        )
+        for n in range(64)
+    ]
+    for s in students:
+        services.top_up(student=s, amount=Money(10**12), channel="bank", idempotency_key=f"seed-{s.pk}", actor=None)
+    return students, campus
+
+
+def charge_worker(student_ids: list, campus_id, seconds: float, prefix: str, start, results, quiet: bool) -> None:
+    from django.db import connections
+
+    from canteen.core import events
+    from canteen.core.money import Money
+    from canteen.ledger.services import meal_charge
+    from canteen.org.models import Student
+
+    if quiet:  # measure the ledger alone, without other domains' in-process subscribers
+        for topic in list(events._subscribers):
+            if topic.startswith("ledger."):
+                events._subscribers[topic] = []
+    students = list(Student.objects.filter(pk__in=student_ids))
+    n = 0
+    start.wait()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        student = students[n % len(students)]
+        meal_charge(
+            student=student, amount=Money(1), idempotency_key=f"{prefix}-{n}", campus=campus_id, meal_ref="bench"
+        )
+        n += 1
+    connections.close_all()
+    results.put(n)
+
+
+def run_ledger(students: list, campus, clients: int, seconds: float, single: bool, quiet: bool, tag: str) -> float:
+    from django.db import connections
+
+    connections.close_all()  # never share a connection across fork
+    ctx = mp.get_context("fork")
+    start = ctx.Event()
+    results = ctx.Queue()
+    procs = []
+    for c in range(clients):
+        ids = [students[0].pk] if single else [students[c % len(students)].pk]
+        p = ctx.Process(target=charge_worker, args=(ids, campus.pk, seconds, f"{tag}-{c}", start, results, quiet))
+        p.start()
+        procs.append(p)
+    time.sleep(1.5)  # let every worker connect and load its student
+    start.set()
+    total = sum(results.get(timeout=seconds + 120) for _ in procs)
+    for p in procs:
+        p.join()
+    return total / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", action="store_true", help="short runs (5 s each)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    seconds = 5 if args.small else args.seconds
+    print(f"load before: {os.getloadavg()}, clients={args.clients}, {seconds}s per run")
+    try:
+        tps_before = run_pgbench(args.clients, seconds, initialise=True)
+        print(f"pgbench simple-update TPS: {tps_before:,.0f}")
+        students, campus = setup_django_db()
+        single_quiet = run_ledger(students, campus, args.clients, seconds, True, True, "sq")
+        print(f"ledger meal_charge, one wallet, ledger only:        {single_quiet:,.0f} postings/s")
+        single = run_ledger(students, campus, args.clients, seconds, True, False, "sa")
+        print(f"ledger meal_charge, one wallet, with subscribers:   {single:,.0f} postings/s")
+        many = run_ledger(students, campus, args.clients, seconds, False, True, "ma")
+        print(f"ledger meal_charge, {args.clients} wallets, ledger only:        {many:,.0f} postings/s")
+        tps_after = run_pgbench(args.clients, seconds, initialise=False)
+        print(f"pgbench simple-update TPS (again): {tps_after:,.0f}")
+        reference = (tps_before + tps_after) / 2
+        print(
+            f"single-wallet / pgbench: {single_quiet / reference:.0%} (ledger only), "
+            f"{single / reference:.0%} (with subscribers); goal >= 50%"
+        )
+        from canteen.ledger.services import balances_rebuild
+
+        print(f"balance differences after the run: {len(balances_rebuild())}")
+        print(f"load after: {os.getloadavg()}")
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: S110 - Django may not be set up yet
+            pass
+        admin_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        admin_sql(f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

@@ -163,11 +163,14 @@ def _enrolled_by(unit: Unit, child_level: str | None) -> dict[str, int]:
 
 
 def _sum_fields() -> dict[str, Sum]:
-    return {name: Sum(name) for name in DAILY_COUNTERS}
+    # Aliased: an alias equal to a column name would shadow it in the meal-days filter.
+    return {f"t_{name}": Sum(name) for name in DAILY_COUNTERS}
 
 
 def _figures(row: dict[str, Any], enrolled: int) -> dict[str, Any]:
-    row = {name: int(row.get(name) or 0) for name in [*DAILY_COUNTERS, "meal_days"]}
+    row = {name: int(row.get(f"t_{name}") or 0) for name in DAILY_COUNTERS} | {
+        "meal_days": int(row.get("meal_days") or 0)
+    }
     net = row["meals_served"] - row["meals_voided"]
     lunch = row["meals_lunch"] or net
     deliveries = row["deliveries_accepted"] + row["deliveries_rejected"]

@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.utils import timezone
 
@@ -53,42 +54,34 @@ def batch_lineage(*, batch_ids: list[Any], limit: int | None = None) -> list[dic
     """Forward lineage: for each (campus, day, meal) a batch went to, the quantity issued and
     the dishes it went into (from the issue itself, else from the menu's recipes)."""
     groups: dict[tuple[Any, date, str], dict[str, Any]] = {}
-    from canteen.procurement.choices import MovementKind
-    from canteen.procurement.models import StockMovement
-
-    movements = (
-        StockMovement.objects.filter(batch_id__in=batch_ids, kind=MovementKind.ISSUE)
-        .select_related("campus__school", "batch")
-        .order_by("-day", "meal_kind", "id")
-    )
-    for m in movements:
-        key = (m.campus_id, m.day, m.meal_kind)
+    rows = sorted(sources.issues_of_batches(batch_ids), key=lambda r: (r["day"], r["meal_kind"]), reverse=True)
+    for m in rows:
+        key = (m["campus_id"], m["day"], m["meal_kind"])
         group = groups.get(key)
         if group is None:
             if limit is not None and len(groups) >= limit:
                 break
             group = groups[key] = {
-                "campus_id": str(m.campus_id),
-                "campus_code": m.campus.code,
-                "campus": str(m.campus),
-                "school_id": str(m.campus.school_id),
-                "day": m.day,
-                "meal_kind": m.meal_kind,
+                "campus_id": m["campus_id"],
+                "campus_code": m["campus_code"],
+                "campus": m["campus"],
+                "school_id": m["school_id"],
+                "day": m["day"],
+                "meal_kind": m["meal_kind"],
                 "quantity": Decimal("0"),
-                "unit": m.batch.unit,
+                "unit": m["unit"],
                 "dishes": {},
                 "item_ids": set(),
-                "_campus": m.campus,
             }
-        group["quantity"] += abs(m.quantity)
-        group["item_ids"].add(m.item_id)
-        if m.dish_id or m.dish_name:
-            group["dishes"][str(m.dish_id or m.dish_name)] = {"id": str(m.dish_id or ""), "name": m.dish_name}
+        group["quantity"] += abs(m["quantity"])
+        group["item_ids"].add(m["item_id"])
+        if m["dish_id"] or m["dish_name"]:
+            group["dishes"][m["dish_id"] or m["dish_name"]] = {"id": m["dish_id"], "name": m["dish_name"]}
     result = []
     for group in groups.values():
-        campus = group.pop("_campus")
         item_ids = group.pop("item_ids")
         if not group["dishes"]:
+            campus = group["campus_id"]
             for dish in sources.dishes_served(campus=campus, day=group["day"], meal_kind=group["meal_kind"]):
                 used = dish["procurement_item_ids"]
                 if not used or any(i in item_ids for i in used):
@@ -169,26 +162,26 @@ def dish_batches(*, actor: Any, campus: Any, day: date, meal_kind: str, dish_id:
         for dish in sources.dishes_served(campus=campus, day=day, meal_kind=meal_kind):
             if str(dish["id"]) == str(dish_id) and dish["procurement_item_ids"]:
                 recipe_items = set(dish["procurement_item_ids"])
-    codes = {c.batch_id: c for c in TraceCode.objects.filter(batch_id__in=list(grouped))}
+    codes = {str(c.batch_id): c for c in TraceCode.objects.filter(batch_id__in=list(grouped))}
     result = []
-    for batch_id, movements in grouped.items():
-        batch = movements[0].batch
+    for batch_id, rows in grouped.items():
+        first = rows[0]
         if dish_id:
-            named = {str(m.dish_id) for m in movements if m.dish_id}
+            named = {r["dish_id"] for r in rows if r["dish_id"]}
             if named and str(dish_id) not in named:
                 continue
-            if not named and recipe_items is not None and batch.item_id not in recipe_items:
+            if not named and recipe_items is not None and UUID(first["item_id"]) not in recipe_items:
                 continue
         code = codes.get(batch_id)
         result.append(
             {
-                "batch_id": str(batch_id),
-                "item": batch.item.name,
-                "batch_number": batch.batch_number,
-                "supplier": batch.supplier.name,
-                "producer": batch.producer,
-                "quantity": str(sum(abs(m.quantity) for m in movements)),
-                "unit": batch.unit,
+                "batch_id": batch_id,
+                "item": first["item"],
+                "batch_number": first["batch_number"],
+                "supplier": first["supplier"],
+                "producer": first["producer"],
+                "quantity": str(sum(abs(r["quantity"]) for r in rows)),
+                "unit": first["unit"],
                 "trace_code": code.code if code else None,
             }
         )
@@ -429,20 +422,28 @@ def _derived_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
     # Cooking: every batch issued to the same campus, day and meal is an input of that meal.
     for row in batch_lineage(batch_ids=[batch.pk]):
         grouped = sources.batches_issued_on(campus_id=row["campus_id"], day=row["day"], meal_kind=row["meal_kind"])
-        codes = {c.batch_id: c for c in TraceCode.objects.filter(batch_id__in=list(grouped))}
+        codes = {str(c.batch_id): c for c in TraceCode.objects.filter(batch_id__in=list(grouped))}
         inputs = []
-        for batch_id, movements in sorted(grouped.items(), key=lambda kv: str(kv[0])):
+        for batch_id, issued in sorted(grouped.items()):
             if batch_id not in codes:
                 continue
             element = {
                 "epcClass": batch_class_uri(codes[batch_id]),
-                "quantity": float(sum(abs(m.quantity) for m in movements)),
+                "quantity": float(sum(abs(r["quantity"]) for r in issued)),
             }
-            unit_uom = epcis.UOM_BY_UNIT.get(movements[0].batch.unit)
+            unit_uom = epcis.UOM_BY_UNIT.get(issued[0]["unit"])
             if unit_uom:
                 element["uom"] = unit_uom
             inputs.append(element)
-        dishes = row["dishes"] or [{"id": "", "name": ""}]
+        # The meal's outputs are every dish of it (whichever batch is being exported), so one
+        # eventID always carries one body.
+        meal_dishes = {
+            (r["dish_id"], r["dish_name"]): {"id": r["dish_id"], "name": r["dish_name"]}
+            for issued in grouped.values()
+            for r in issued
+            if r["dish_id"] or r["dish_name"]
+        }
+        dishes = list(meal_dishes.values()) or row["dishes"] or [{"id": "", "name": ""}]
         outputs = [_dish_uri(row["campus_code"], row["day"], row["meal_kind"], _dish_key(d)) for d in dishes]
         cooked_at = timezone.make_aware(datetime.combine(row["day"], time(10, 0)))
         event = epcis.transformation_event(

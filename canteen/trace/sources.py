@@ -1,7 +1,8 @@
 """What trace reads from other domains, in one place.
 
-Procurement's batches, deliveries, acceptance checks and stock issues are read here, read-only;
-meals' dishes through `canteen.meals.selectors` when that app provides it. Trace never writes
+Lineage goes through procurement's selectors (`issues_of_batch`, `batches_issued`); the batch
+row itself is read here, read-only, because the public page streams its QC file and the EPCIS
+export needs the delivery times; meals' dishes come through `canteen.meals.selectors`. Trace never writes
 their tables. Keeping every foreign read in this module makes the coupling visible and lets a
 district that splits the domains into services swap this file for API calls."""
 
@@ -12,10 +13,9 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
-
-from canteen.procurement.choices import BatchStatus, MovementKind
-from canteen.procurement.models import Batch, StockMovement
+from canteen.procurement import selectors as proc_selectors
+from canteen.procurement.choices import BatchStatus
+from canteen.procurement.models import Batch
 
 ACCEPTED = (BatchStatus.ACCEPTED, BatchStatus.PARTIALLY_ACCEPTED)
 
@@ -28,30 +28,28 @@ def batch_for_trace(batch_id: UUID | str) -> Batch | None:
     )
 
 
-def issues_of_batch(batch_id: UUID | str) -> QuerySet[StockMovement]:
-    """Issues to the kitchen: the forward lineage of a batch (campus, day, meal, dish)."""
-    return (
-        StockMovement.objects.filter(batch_id=batch_id, kind=MovementKind.ISSUE)
-        .select_related("campus__school")
-        .order_by("day", "meal_kind", "id")
-    )
+def issues_of_batches(batch_ids: list[Any]) -> list[dict[str, Any]]:
+    """Forward lineage through procurement's selector: one row per (batch, day, meal, campus,
+    dish) with the quantity issued, plus the batch's unit and the campus code trace needs."""
+    from canteen.org.models import Campus
+
+    rows = [row for batch_id in batch_ids for row in proc_selectors.issues_of_batch(batch=batch_id)]
+    units = dict(Batch.objects.filter(pk__in=batch_ids).values_list("pk", "unit"))
+    items = dict(Batch.objects.filter(pk__in=batch_ids).values_list("pk", "item_id"))
+    codes = dict(Campus.objects.filter(pk__in={r["campus_id"] for r in rows}).values_list("pk", "code"))
+    for row in rows:
+        key = UUID(str(row["batch_id"]))
+        row["unit"] = units.get(key, "")
+        row["item_id"] = items.get(key)
+        row["campus_code"] = codes.get(UUID(row["campus_id"]), "")
+    return rows
 
 
-def issues_of_meal(*, campus_id: Any, day: date, meal_kind: str) -> QuerySet[StockMovement]:
-    return StockMovement.objects.filter(
-        campus_id=campus_id, day=day, meal_kind=meal_kind, kind=MovementKind.ISSUE
-    ).select_related("item", "batch")
-
-
-def batches_issued_on(*, campus_id: Any, day: date, meal_kind: str | None = None) -> dict[UUID, list[StockMovement]]:
-    qs = StockMovement.objects.filter(campus_id=campus_id, day=day, kind=MovementKind.ISSUE).select_related(
-        "batch__item", "batch__supplier"
-    )
-    if meal_kind:
-        qs = qs.filter(meal_kind=meal_kind)
-    grouped: dict[UUID, list[StockMovement]] = defaultdict(list)
-    for movement in qs:
-        grouped[movement.batch_id].append(movement)
+def batches_issued_on(*, campus_id: Any, day: date, meal_kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Backward lineage through procurement's selector, grouped by batch id."""
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in proc_selectors.batches_issued(campus=campus_id, day=day, meal_kind=meal_kind):
+        grouped[row["batch_id"]].append(row)
     return grouped
 
 

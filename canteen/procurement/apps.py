@@ -1,9 +1,25 @@
 from django.apps import AppConfig
 
+from canteen.core.navigation import NavItem
+
+STAFF = {"canteen_manager", "storekeeper", "school_admin"}
+REGULATORS = {"district_regulator", "city_regulator"}
+
 
 class ProcurementConfig(AppConfig):
     name = "canteen.procurement"
     label = "procurement"
     verbose_name = "食材采购 Procurement"
-    # Menu entries: a list of canteen.core.navigation.NavItem.
-    nav: list = []
+    nav = [
+        NavItem("采购订单", "Orders", "procurement:orders", roles=STAFF | REGULATORS, order=40),
+        NavItem("到货验收", "Acceptance", "procurement:deliveries", roles={"storekeeper", "canteen_manager"}, order=41),
+        NavItem(
+            "库存", "Stock", "procurement:stock", roles={"storekeeper", "canteen_manager", "school_admin"}, order=42
+        ),
+        NavItem(
+            "集采目录", "Catalogue", "procurement:catalogue", roles=STAFF | REGULATORS | {"supplier_user"}, order=43
+        ),
+        NavItem("集配汇总", "Combined demand", "procurement:demand", roles=REGULATORS, order=44),
+        NavItem("供应商证照", "Suppliers", "procurement:suppliers", roles=REGULATORS | {"school_admin"}, order=45),
+        NavItem("供应商门户", "Supplier portal", "procurement:portal", roles={"supplier_user"}, order=40),
+    ]

@@ -1,2 +1,25 @@
+from django.urls import path
+
+from . import views
+
 app_name = "procurement"
-urlpatterns: list = []
+urlpatterns = [
+    path("procurement/", views.index, name="index"),
+    path("procurement/catalogue/", views.catalogue, name="catalogue"),
+    path("procurement/catalogue/<uuid:item_id>/", views.item_detail, name="item"),
+    path("procurement/catalogue/<uuid:item_id>/price/", views.price_set, name="price-set"),
+    path("procurement/suppliers/", views.suppliers, name="suppliers"),
+    path("procurement/orders/", views.orders, name="orders"),
+    path("procurement/orders/new/", views.order_new, name="order-new"),
+    path("procurement/orders/<uuid:order_id>/", views.order_detail, name="order"),
+    path("procurement/orders/<uuid:order_id>/action/", views.order_action, name="order-action"),
+    path("procurement/orders/<uuid:order_id>/deliver/", views.deliver, name="deliver"),
+    path("procurement/portal/", views.portal, name="portal"),
+    path("procurement/deliveries/", views.deliveries, name="deliveries"),
+    path("procurement/deliveries/<uuid:delivery_id>/accept/", views.accept, name="accept"),
+    path("procurement/stock/", views.stock, name="stock"),
+    path("procurement/stock/count/", views.count_start, name="count-start"),
+    path("procurement/stock/count/<uuid:count_id>/", views.count_detail, name="count"),
+    path("procurement/demand/", views.demand, name="demand"),
+    path("procurement/batches/<uuid:batch_id>/", views.batch_page, name="batch"),
+]

@@ -4,7 +4,7 @@ calls the camera, alarm-transition and daily-record services."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -478,7 +478,7 @@ def waste_disposal_record(
     collector_name: str = "",
     receipt_no: str = "",
 ) -> WasteDisposal:
-    weight = Decimal(str(weight_kg)).quantize(Decimal("0.01"))
+    weight = Decimal(str(weight_kg)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if weight <= 0:
         raise InvalidScore("重量须大于 0", "The weight must be above zero", code="kitchen.weight_invalid")
     record = WasteDisposal.objects.create(

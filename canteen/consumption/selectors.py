@@ -63,6 +63,10 @@ def terminals(*, actor: Any, campus_id: Any = None) -> QuerySet[Terminal]:
 def terminal_roster(*, terminal: Terminal) -> list[dict]:
     """What a terminal needs to show a student on its screen while offline: name, class and
     allergy/diet notes of every enrolled student of its campus. No faces, no balances."""
+    from canteen.meals.choices import Allergen
+
+    # "花生 Peanuts" → "花生": the window screen is Chinese and short.
+    labels = {code: str(label).split(" ")[0] for code, label in Allergen.choices}
     students = (
         Student.objects.filter(campus_id=terminal.campus_id, status=StudentStatus.ENROLLED)
         .select_related("school_class")
@@ -74,7 +78,7 @@ def terminal_roster(*, terminal: Terminal) -> list[dict]:
             "name": s.name,
             "student_number": s.student_number,
             "class_name": s.school_class.name,
-            "allergens": list(s.allergens or []),
+            "allergens": [labels.get(code, code) for code in (s.allergens or [])],
             "diet_notes": s.diet_notes,
         }
         for s in students

@@ -46,12 +46,15 @@ class StudentCardSerializer(serializers.Serializer):
 
 
 def student_card(student) -> dict:
+    from canteen.meals.choices import Allergen
+
+    labels = {code: str(label).split(" ")[0] for code, label in Allergen.choices}
     return {
         "id": str(student.pk),
         "name": student.name,
         "student_number": student.student_number,
         "class_name": student.school_class.name if student.school_class_id else "",
-        "allergens": list(student.allergens or []),
+        "allergens": [labels.get(code, code) for code in (student.allergens or [])],
         "diet_notes": student.diet_notes,
     }
 

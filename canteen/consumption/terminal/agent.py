@@ -296,7 +296,7 @@ class TerminalAgent:
     def _serve_offline(self, key: str, student: dict, frame_ts: float, served_on: str, session_kind: str) -> str:
         """The server is unreachable: serve within the offline limits, or refuse. Either way
         the row stays for the sync thread (an abandoned one is voided there if it did land)."""
-        reason = self._offline_refusal(student["id"], served_on, session_kind)
+        reason = self._offline_refusal(key, student["id"], served_on, session_kind)
         if reason:
             self.store.set_state(key, "abandoned", error=reason)
             self.kiosk.show("refused", frame_ts=frame_ts, student=student, message=reason, online=False)
@@ -315,13 +315,15 @@ class TerminalAgent:
         self._wake.set()
         return "offline_served"
 
-    def _offline_refusal(self, student_id: str, served_on: str, session_kind: str) -> str:
+    def _offline_refusal(self, key: str, student_id: str, served_on: str, session_kind: str) -> str:
         price = self.config.offline_price_fen
         if not self.config.code or price <= 0:
             return "终端尚未从服务器取得配置，离线时无法记账，请到人工窗口"
         if not session_kind:
             return "现在不是供餐时间"
-        if self.store.served_locally(student_id=student_id, served_on=served_on, session_kind=session_kind):
+        if self.store.served_locally(
+            student_id=student_id, served_on=served_on, session_kind=session_kind, other_than=key
+        ):
             return "本餐次已在本窗口取过餐"
         spent = self.store.offline_spent(student_id=student_id, served_on=served_on)
         if spent + price > self.config.offline_limit_fen:
@@ -398,6 +400,18 @@ class TerminalAgent:
         self._sync_thread = threading.Thread(target=self._sync_loop, name="sync", daemon=True)
         self._sync_thread.start()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def report(self) -> dict[str, Any]:
+        """Figures for the bench and the log: per-frame identify and checkout times (ms), and
+        frame-to-screen times measured from the kiosk's paint acknowledgements."""
+        e2e: dict[str, list[float]] = {}
+        for kind, seconds in list(self.kiosk.latencies):
+            e2e.setdefault(kind, []).append(seconds * 1000)
+        return {**self.stats, "frame_to_screen_ms": e2e, "queue": self.store.counts()}
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -410,8 +424,9 @@ class TerminalAgent:
         while time.monotonic() < deadline:
             if not self.store.to_sync(limit=1):
                 return True
-            if self.online or self.refresh():
-                self.sync_once()
+            if not (self.online or self.refresh()):
+                return False  # unreachable: the queue waits for the next run
+            self.sync_once()
             if self.store.to_sync(limit=1):
                 time.sleep(0.5)
         return not self.store.to_sync(limit=1)

@@ -169,13 +169,13 @@ class Store:
         with self._lock:
             return dict(self._db.execute("SELECT state, COUNT(*) FROM checkouts GROUP BY state").fetchall())
 
-    def served_locally(self, *, student_id: str, served_on: str, session_kind: str) -> bool:
+    def served_locally(self, *, student_id: str, served_on: str, session_kind: str, other_than: str = "") -> bool:
         """Did this terminal serve (or is it about to sync) this student's meal in this session?"""
         with self._lock:
             row = self._db.execute(
                 "SELECT 1 FROM checkouts WHERE student_id = ? AND served_on = ? AND session_kind = ?"
-                " AND state IN ('pending', 'retry', 'offline', 'done') LIMIT 1",
-                (student_id, served_on, session_kind),
+                " AND state IN ('pending', 'retry', 'offline', 'done') AND key != ? LIMIT 1",
+                (student_id, served_on, session_kind, other_than),
             ).fetchone()
         return row is not None
 

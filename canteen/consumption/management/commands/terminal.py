@@ -8,6 +8,7 @@ The token comes from --token or CANTEEN_TERMINAL_TOKEN (better: not on the comma
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -27,6 +28,7 @@ log = logging.getLogger("canteen.terminal")
 
 
 class Command(BaseCommand):
+    requires_system_checks: list = []  # a device process: start fast, it has no database
     help = "Run a window terminal: camera → face match → checkout → kiosk screen, with an offline queue."
 
     def add_arguments(self, parser) -> None:
@@ -50,6 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--sync-pause", type=float, default=0.0, help="seconds between synced checkouts")
         parser.add_argument("--cooldown", type=float, default=8.0, help="seconds before the same face counts again")
         parser.add_argument("--timeout", type=float, default=3.0, help="HTTP timeout in seconds")
+        parser.add_argument(
+            "--stats-file", default="", help="write identify/checkout/frame-to-screen times here (JSON)"
+        )
         parser.add_argument("--linger", type=float, default=0.0, help="keep the kiosk up this long after --once")
 
     def handle(self, *args, **opts) -> None:
@@ -97,7 +102,7 @@ class Command(BaseCommand):
         try:
             if opts["source"]:
                 for frame_ts, frame in frames(opts["source"], fps=opts["fps"] or None, repeat=opts["repeat"]):
-                    if agent._stop.is_set():
+                    if agent.stopping:
                         break
                     shown = agent.handle_frame(frame_ts, frame)
                     if shown:
@@ -105,10 +110,11 @@ class Command(BaseCommand):
                         self.stdout.flush()
             if opts["once"]:
                 agent.drain(timeout=60)
-                if opts["linger"]:
-                    time.sleep(opts["linger"])
+                until = time.monotonic() + opts["linger"]
+                while not agent.stopping and time.monotonic() < until:
+                    time.sleep(0.2)
             else:
-                while not agent._stop.is_set():
+                while not agent.stopping:
                     time.sleep(1)
         except KeyboardInterrupt:
             pass
@@ -116,5 +122,7 @@ class Command(BaseCommand):
             agent.stop()
             if kiosk is not None:
                 kiosk.stop()
+            if opts["stats_file"]:
+                Path(opts["stats_file"]).write_text(json.dumps(agent.report()))
             self.stdout.write(f"queue: {store.counts()}")
             store.close()

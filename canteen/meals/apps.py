@@ -1,9 +1,15 @@
 from django.apps import AppConfig
 
+from canteen.core.navigation import NavItem
+
+STAFF = {"district_regulator", "city_regulator", "school_admin", "canteen_manager", "storekeeper", "window_operator"}
+
 
 class MealsConfig(AppConfig):
     name = "canteen.meals"
     label = "meals"
     verbose_name = "膳食 Meals"
-    # Menu entries: a list of canteen.core.navigation.NavItem.
-    nav: list = []
+    nav = [
+        NavItem("菜单", "Menus", "meals:overview", roles=STAFF, order=30),
+        NavItem("菜品库", "Dishes", "meals:dishes", roles={"school_admin", "canteen_manager"}, order=31),
+    ]

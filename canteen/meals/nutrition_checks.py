@@ -37,12 +37,15 @@ def _jsonable(value):
     return value
 
 
-def evaluate_day(*, campus: Campus, day: date, group: str | None = None) -> tuple[list[guideline.Flag], dict]:
-    """Flags and per-set-meal nutrients of a campus-day's published menus (no writes)."""
+def evaluate_day(
+    *, campus: Campus, day: date, group: str | None = None, include_drafts: bool = False
+) -> tuple[list[guideline.Flag], dict]:
+    """Flags and per-set-meal nutrients of a campus-day's published menus (with drafts: a
+    preview before publishing). No writes."""
     from .selectors import _build_menus
 
     group = group or campus_age_group(campus=campus, day=day)
-    menus = _build_menus(campus.pk, day, published_only=True, with_nutrition=True)
+    menus = _build_menus(campus.pk, day, published_only=not include_drafts, with_nutrition=True)
     flags: list[guideline.Flag] = []
     sessions: dict[str, dict] = {}
     for menu in menus:

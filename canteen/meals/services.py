@@ -605,3 +605,12 @@ def menu_board_rotate(*, actor: Any, canteen: Canteen) -> MenuBoard:
         school_id=canteen.campus.school_id,
     )
     return board
+
+
+def dish_generate_photo(*, dish: Dish) -> Dish:
+    """Draw a simple picture of the dish from its recipe (demo; real canteens upload photos)."""
+    from .photos import colour_parts, render_dish_photo
+
+    lines = [(line.ingredient, line.grams) for line in dish.lines.select_related("ingredient")]
+    content = render_dish_photo(dish.name, colour_parts(lines))
+    return dish_set_photo(dish=dish, filename=f"dish-{dish.id}.jpg", content=content)

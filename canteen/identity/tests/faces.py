@@ -33,14 +33,19 @@ def astronaut() -> Image.Image:
     return Image.fromarray(data.astronaut())
 
 
-@lru_cache(maxsize=1)
-def insightface_wheel() -> Path | None:
+def sorted_local_wheels() -> list[Path]:
+    """The wheel if it is already on this machine (never downloads)."""
     explicit = os.environ.get("CANTEEN_INSIGHTFACE_WHEEL")
     if explicit and Path(explicit).exists():
-        return Path(explicit)
-    found = sorted(glob.glob(str(ASSET_DIR / "insightface-2.1-*.whl")))
-    if found:
-        return Path(found[-1])
+        return [Path(explicit)]
+    return [Path(p) for p in sorted(glob.glob(str(ASSET_DIR / "insightface-2.1-*.whl")))]
+
+
+@lru_cache(maxsize=1)
+def insightface_wheel() -> Path | None:
+    local = sorted_local_wheels()
+    if local:
+        return local[-1]
     ASSET_DIR.mkdir(parents=True, exist_ok=True)
     try:
         subprocess.run(

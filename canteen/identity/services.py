@@ -572,3 +572,45 @@ def credential_verify_pin(*, campus: Campus, student_number: str, pin: str) -> S
     except IntegrityError:  # pragma: no cover - defensive; the row lock prevents it
         raise PinWrong() from None
     raise failure
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+def face_data_purge_departed() -> int:
+    """Retention: a student who left, graduated or is suspended keeps no face data. Ends the
+    consent (reason "student_left"), deletes templates and kept photo, revokes QR cards, and moves
+    the campus gallery version. Idempotent: a second run finds nothing. Returns students purged."""
+    departed = (
+        Student.objects.exclude(status=StudentStatus.ENROLLED)
+        .filter(face_consents__withdrawn_at__isnull=True)
+        .select_related("campus", "campus__school")
+        .distinct()
+    )
+    purged = 0
+    for student in departed:
+        with transaction.atomic():
+            consent = FaceConsent.objects.select_for_update().filter(student=student, withdrawn_at__isnull=True).first()
+            if consent is None:
+                continue
+            templates_deleted, _ = FaceTemplate.objects.filter(student=student).delete()
+            DisplayPhoto.objects.filter(student=student).delete()
+            now = timezone.now()
+            consent.withdrawn_at = now
+            consent.withdrawal_reason = "student_left"
+            consent.save(update_fields=["withdrawn_at", "withdrawal_reason", "updated_at"])
+            QrCredential.objects.filter(student=student, revoked_at__isnull=True).update(revoked_at=now, updated_at=now)
+            version = _bump_gallery_version(student.campus_id)
+            audit_record(
+                actor=None,
+                action="identity.face_data_purged",
+                target=student,
+                after={"reason": student.status, "templates_deleted": templates_deleted, "gallery_version": version},
+                **_org(student),
+            )
+            publish(
+                "identity.face_withdrawn",
+                {"student_id": str(student.pk), "campus_id": str(student.campus_id), "gallery_version": version},
+            )
+            purged += 1
+    return purged

@@ -56,7 +56,15 @@ def statement_lines(*, actor: Any, student: Student, limit: int = 200) -> list[d
     balance = wallet.balance_fen
     lines = []
     for entry in entries:
-        lines.append({"entry": entry, "posting": entry.posting, "amount_fen": entry.amount_fen, "balance_fen": balance})
+        lines.append(
+            {
+                "entry": entry,
+                "posting": entry.posting,
+                "amount_fen": entry.amount_fen,
+                "abs_fen": abs(entry.amount_fen),
+                "balance_fen": balance,
+            }
+        )
         balance -= entry.amount_fen
     return lines
 

@@ -1,2 +1,21 @@
+from django.urls import path
+
+from . import views
+
 app_name = "ledger"
-urlpatterns: list = []
+urlpatterns = [
+    path("ledger/guardian/", views.guardian_home, name="guardian-home"),
+    path("ledger/guardian/transfer/", views.transfer, name="transfer"),
+    path("ledger/guardian/<uuid:student_id>/", views.statement, name="statement"),
+    path("ledger/guardian/<uuid:student_id>/settings/", views.wallet_settings, name="wallet-settings"),
+    path("ledger/guardian/<uuid:student_id>/top-up/", views.top_up_start, name="top-up"),
+    path("ledger/pay/demo/<str:out_trade_no>/", views.demo_pay, name="demo-pay"),
+    path("ledger/finance/", views.finance_home, name="finance-home"),
+    path("ledger/finance/report.<str:fmt>", views.report_export, name="report-export"),
+    path("ledger/finance/close/", views.period_close, name="period-close"),
+    path("ledger/finance/reconcile/", views.reconcile, name="reconcile"),
+    path("ledger/finance/reconcile/<uuid:pk>/", views.reconcile_detail, name="reconcile-detail"),
+    path("ledger/finance/demo-settlement.csv", views.demo_settlement, name="demo-settlement"),
+    path("ledger/disclosure/<uuid:campus_id>/<int:year>/<int:month>/", views.disclosure, name="disclosure"),
+    path("ledger/disclosure/<uuid:campus_id>/<int:year>/<int:month>/pdf/", views.disclosure_pdf, name="disclosure-pdf"),
+]

@@ -3,7 +3,7 @@ menus, day detail with nutrition flags, forecast, dish library) and the weekly r
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -120,7 +120,16 @@ def board(request: HttpRequest, token: str) -> HttpResponse:
     from django.urls import reverse
     from django.utils.safestring import mark_safe
 
-    data = _board_data(_board_or_404(token), timezone.localdate(), timezone.now())
+    now = timezone.now()
+    # ?at=HH:MM previews what the screen shows at that time today (menus are public anyway).
+    preview = request.GET.get("at", "")
+    if preview:
+        try:
+            moment = time.fromisoformat(preview)
+        except ValueError as exc:
+            raise Http404("bad time") from exc
+        now = timezone.make_aware(datetime.combine(timezone.localdate(), moment))
+    data = _board_data(_board_or_404(token), timezone.localdate(), now)
     data["phone_url"] = request.build_absolute_uri(reverse("meals:board-phone", args=[token]))
     # segno writes the SVG itself from the URL we built: safe to inline.
     data["qr_svg"] = mark_safe(  # noqa: S308

@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
@@ -132,7 +131,11 @@ def terminal_authenticate(*, token: str) -> Terminal | None:
     parts = (token or "").split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    terminal = Terminal.objects.select_related("window", "campus").filter(token_prefix=parts[1]).first()
+    terminal = (
+        Terminal.objects.select_related("window__canteen__campus__school", "campus__school")
+        .filter(token_prefix=parts[1])
+        .first()
+    )
     if terminal is None or not hmac.compare_digest(terminal.token_hash, _hash_token(token)):
         return None
     return terminal
@@ -236,9 +239,6 @@ def checkout_record(
     campus = window.canteen.campus
     at = at or timezone.now()
 
-    existing = MealRecord.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return _replay(existing, student)
     if student.campus_id != campus.pk:
         raise WrongCampus(details={"student_campus": str(student.campus_id), "window_campus": str(campus.pk)})
     if student.status != StudentStatus.ENROLLED:
@@ -254,10 +254,13 @@ def checkout_record(
         existing = MealRecord.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, student)
-        same_session = MealRecord.objects.filter(
-            student=student, served_on=offer.served_on, session_kind=offer.session_kind
+        # One query for both the limit and the next slot number (a session has 0–2 rows).
+        same_session = list(
+            MealRecord.objects.filter(student=student, served_on=offer.served_on, session_kind=offer.session_kind)
+            .select_related("window")
+            .order_by("served_at")
         )
-        served = list(same_session.filter(status=RecordStatus.SERVED).select_related("window").order_by("served_at"))
+        served = [r for r in same_session if r.status == RecordStatus.SERVED]
         if len(served) >= _max_servings(offer) and not served_offline:
             first = served[0]
             raise AlreadyServed(
@@ -265,7 +268,7 @@ def checkout_record(
                 window=first.window.name if first.window else "",
                 session_kind=offer.session_kind,
             )
-        serving_no = (same_session.aggregate(n=Max("serving_no"))["n"] or 0) + 1
+        serving_no = max((r.serving_no for r in same_session), default=0) + 1
 
         record = MealRecord(
             student=student,
@@ -492,7 +495,7 @@ def checkout_at_window(
                 details={"identified_at": at.isoformat(), "server_time": now.isoformat()},
             )
     else:
-        window = ServingWindow.objects.select_related("canteen__campus").filter(pk=window_id).first()
+        window = ServingWindow.objects.select_related("canteen__campus__school").filter(pk=window_id).first()
         if window is None:
             raise DomainError("请选择取餐窗口", "Choose the serving window", code="window_required")
         allowed = getattr(actor, "is_superuser", False) or (

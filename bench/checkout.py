@@ -1,0 +1,450 @@
+#!/usr/bin/env python
+"""Checkout benchmark: identify latency, checkout API throughput on PostgreSQL, frame-to-screen.
+
+    .venv/bin/python bench/checkout.py [--small] [--keep]
+
+1. Identify: per camera frame, dlib HOG detection + 5-point landmarks + 128-d embedding (the
+   identity engine) and the 1:N match against a 5,000-row campus gallery. The gallery holds the
+   real templates of 8 people (photos shipped in packages) padded with random unit vectors to
+   5,000 rows; the match cost depends only on the row count, and a random unit vector is never
+   near a real face, so accuracy on the 8 people is still checked.
+2. Checkout API: gunicorn on localhost against its own database `bench_consumption`; T
+   concurrent "terminals" (threads, one keep-alive connection each, their own terminal tokens)
+   post one checkout per student, each with its Idempotency-Key. Reports latency and throughput.
+3. Frame to screen: the real terminal agent (in this process) with its kiosk page open in
+   headless Chromium: from the moment a frame is handed to the agent to the moment the page has
+   painted the result (the page reports Date.now() after two animation frames). Two figures:
+   name on screen (identified) and charge confirmed on screen (served).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date
+from datetime import time as dtime
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+DB_NAME = "bench_consumption"
+PG = os.environ.get("CANTEEN_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def line(label: str, values: list[float], unit: str = "ms") -> str:
+    return (
+        f"{label:<44} n={len(values):<5} median={statistics.median(values):7.1f} {unit}"
+        f"  p95={pct(values, 95):7.1f} {unit}  max={max(values):7.1f} {unit}"
+    )
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def drop_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def configure_environment() -> dict[str, str]:
+    env = {
+        "CANTEEN_DATABASE_URL": f"{PG}/{DB_NAME}",
+        "DJANGO_SETTINGS_MODULE": "canteen.settings.production",
+        "CANTEEN_SECRET_KEY": "bench-" + "k" * 50,
+        "CANTEEN_FACE_KEY": os.environ.get("CANTEEN_FACE_KEY", "ZGVtby1vbmx5LWZhY2Uta2V5LTMyLWJ5dGVzLWxvbmchIQ=="),
+        "CANTEEN_SSL_REDIRECT": "0",
+        "CANTEEN_LOG_LEVEL": "WARNING",
+        "CANTEEN_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+    os.environ.update(env)
+    # Playwright's sync API runs an event loop in this thread; the ORM calls beside it are sync.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    return env
+
+
+# -- 1. identify -------------------------------------------------------------------------------
+
+
+def bench_identify(frames_per_person: int) -> dict:
+    import numpy as np
+
+    from canteen.identity.engine import FaceEngine
+    from canteen.identity.gallery import Gallery
+    from canteen.identity.tests import faces
+
+    engine = FaceEngine.default()
+    portraits = faces.portraits()
+    names = list(portraits)
+    real = np.stack([engine.embed_single(np.asarray(portraits[n])) for n in names])
+    rng = np.random.default_rng(7)
+    filler = rng.normal(size=(5000 - len(names), 128)).astype(np.float32)
+    ids = names + [f"filler-{i}" for i in range(len(filler))]
+    gallery = Gallery.from_templates(ids, np.vstack([real, filler]))
+    augment = list(faces.AUGMENTATIONS.values())
+    frames = []
+    for i, name in enumerate(names):
+        for k in range(frames_per_person):
+            view = augment[k % len(augment)](portraits[name])
+            frames.append((name, faces.window_frame(view, face_width=120 + 10 * (k % 3), seed=100 * i + k)))
+    engine.embed_frame(frames[0][1])  # warm-up
+    embed_ms, match_ms, total_ms, correct, decisions = [], [], [], 0, {}
+    for name, frame in frames:
+        t0 = time.perf_counter()
+        found = engine.embed_frame(frame)
+        t1 = time.perf_counter()
+        match = gallery.identify(found[0][1]) if found else None
+        t2 = time.perf_counter()
+        embed_ms.append((t1 - t0) * 1000)
+        match_ms.append((t2 - t1) * 1000)
+        total_ms.append((t2 - t0) * 1000)
+        decision = match.decision if match else "no_face"
+        decisions[decision] = decisions.get(decision, 0) + 1
+        correct += bool(match and match.decision == "accept" and match.student_id == name)
+    return {
+        "gallery": len(gallery),
+        "frames": len(frames),
+        "embed_ms": embed_ms,
+        "match_ms": match_ms,
+        "total_ms": total_ms,
+        "correct_accepts": correct,
+        "decisions": decisions,
+    }
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def seed(students: int, terminals: int) -> dict:
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from canteen.consumption.services import terminal_register
+    from canteen.core.money import Money
+    from canteen.identity import services as identity_services
+    from canteen.identity.models import TemplateSource
+    from canteen.identity.tests import faces
+    from canteen.ledger import services as ledger_services
+    from canteen.meals import services as meals_services
+    from canteen.meals.choices import SessionKind
+    from canteen.meals.tests.factories import make_meal_setup
+    from canteen.org.models import (
+        Campus,
+        Canteen,
+        City,
+        District,
+        Guardian,
+        GuardianLink,
+        School,
+        SchoolClass,
+        ServingWindow,
+        Student,
+        User,
+    )
+
+    city = City.objects.create(name="基准市", code="B1")
+    district = District.objects.create(city=city, name="基准区", code="B1D")
+    school = School.objects.create(district=district, name="基准小学", code="B1S", stage="primary")
+    campus = Campus.objects.create(school=school, name="本部", code="B1S-1")
+    canteen = Canteen.objects.create(campus=campus, name="基准食堂", code="B1S-1-C1")
+    windows = ServingWindow.objects.bulk_create(
+        [ServingWindow(canteen=canteen, name=f"{w}号窗口", code=f"B1S-1-C1-W{w}") for w in range(1, terminals + 1)]
+    )
+    klass = SchoolClass.objects.create(campus=campus, grade=4, name="四年级1班", entry_year=2023)
+    Student.objects.bulk_create(
+        [
+            Student(
+                campus=campus,
+                school_class=klass,
+                student_number=f"B{i:06d}",
+                name=f"学生{i}",
+                gender="m" if i % 2 else "f",
+                birth_date=date(2016, 1, 1),
+            )
+            for i in range(students)
+        ]
+    )
+    roster = list(Student.objects.filter(campus=campus).order_by("student_number"))
+    manager = User.objects.create(
+        username="bench-manager", role="canteen_manager", campus=campus, school=school, password=make_password("x")
+    )
+    setup = make_meal_setup(campus, kinds=())
+    session = meals_services.meal_session_set(
+        actor=None, campus=campus, kind=SessionKind.LUNCH, serve_start=dtime(0, 0), serve_end=dtime(23, 59, 59)
+    )
+    menu = meals_services.menu_set_entries(
+        actor=None,
+        campus=campus,
+        session=session,
+        day=timezone.localdate(),
+        entries={sm: list(sm.dishes.all()) for sm in setup.set_meals.values()},
+    )
+    meals_services.menu_publish(actor=None, menu=menu)
+    t0 = time.perf_counter()
+    for student in roster:
+        ledger_services.top_up(
+            student=student, amount=Money(100_00), channel="cash", idempotency_key=f"bench-{student.pk}", actor=None
+        )
+    fund_s = time.perf_counter() - t0
+    tokens = [terminal_register(window=w, actor=manager, code=f"BT{i}")[1] for i, w in enumerate(windows)]
+    qr_cards = [identity_services.qr_credential_issue(student=s, actor=manager) for s in roster]
+    # Eight real people enrolled (guardian consent + photo), for the frame-to-screen run.
+    portraits = faces.portraits()
+    faced = {}
+    for i, (name, image) in enumerate(portraits.items()):
+        student = roster[-(i + 1)]
+        user = User.objects.create(username=f"bench-g{i}", role="guardian", password=make_password("x"))
+        guardian = Guardian.objects.create(name=f"家长{i}", phone=f"1380000{i:04d}", user=user)
+        GuardianLink.objects.create(guardian=guardian, student=student, relation="mother", is_primary=True)
+        identity_services.consent_give(student=student, actor=user)
+        identity_services.face_enrol(
+            student=student, actor=user, photos=[faces.jpeg_bytes(image)], source=TemplateSource.GUARDIAN_UPLOAD
+        )
+        faced[name] = student
+    return {
+        "campus": campus,
+        "windows": windows,
+        "qr_cards": qr_cards[: students - len(portraits)],
+        "faced": faced,
+        "tokens": tokens,
+        "manager": manager,
+        "fund_s": fund_s,
+    }
+
+
+# -- 2. checkout API ---------------------------------------------------------------------------
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    import http.client
+
+    proc = subprocess.Popen(
+        [
+            str(PROJECT / ".venv/bin/gunicorn"),
+            "canteen.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=PROJECT,
+        env={**os.environ, **env},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
+    """`students`: one QR card token per student; each is checked out once."""
+    from canteen.consumption.terminal.client import Offline, ServerClient
+
+    per_terminal = [students[i :: len(tokens)] for i in range(len(tokens))]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(tokens) + 1)
+
+    def terminal(token: str, mine: list) -> None:
+        client = ServerClient(f"http://127.0.0.1:{port}", token, timeout=30)
+        client.me()  # open the keep-alive connection before the clock starts
+        local, codes = [], {}
+        barrier.wait()
+        for student in mine:
+            t0 = time.perf_counter()
+            try:
+                # A QR card held up to the window: the server verifies the signed token, then
+                # the same checkout as a face match (which the e2e part below measures).
+                reply = client.checkout(key=f"bench-{uuid.uuid4().hex}", body={"method": "qr", "qr_token": student})
+                status = reply.status
+            except Offline:
+                status = 599
+            local.append((time.perf_counter() - t0) * 1000)
+            codes[status] = codes.get(status, 0) + 1
+        with lock:
+            latencies.extend(local)
+            for k, v in codes.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=terminal, args=(t, m)) for t, m in zip(tokens, per_terminal, strict=True)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"latencies": latencies, "statuses": statuses, "wall_s": wall, "ok": statuses.get(201, 0)}
+
+
+# -- 3. frame to screen ------------------------------------------------------------------------
+
+
+def bench_e2e(port: int, token: str, faced: dict, rounds: int, manager) -> dict:
+    from django.conf import settings
+    from playwright.sync_api import sync_playwright
+
+    from canteen.consumption import services
+    from canteen.consumption.models import MealRecord
+    from canteen.consumption.terminal.agent import TerminalAgent
+    from canteen.consumption.terminal.client import ServerClient
+    from canteen.consumption.terminal.kiosk import KioskServer, KioskState
+    from canteen.consumption.terminal.store import Store
+    from canteen.identity.engine import FaceEngine
+    from canteen.identity.tests import faces
+
+    portraits = faces.portraits()
+    frames = [
+        (name, faces.window_frame(faces.AUGMENTATIONS["brighter"](portraits[name]), face_width=130, seed=i))
+        for i, name in enumerate(faced)
+    ]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-terminal-"))
+    state = KioskState()
+    kiosk = KioskServer(state, port=0)
+    kiosk.start()
+    agent = TerminalAgent(
+        client=ServerClient(f"http://127.0.0.1:{port}", token, timeout=10),
+        store=Store(workdir / "terminal.sqlite3"),
+        kiosk=state,
+        token=token,
+        engine=FaceEngine.default(),
+        cooldown=0,
+    )
+    agent.start()
+    # Voiding is set-up between rounds (so the student may be served again), not measured.
+    from canteen.org.models import User
+
+    operator = User.objects.create(username="bench-operator", role="window_operator", campus=manager.campus)
+    outcomes: dict[str, int] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=settings.CHROMIUM_PATH, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(kiosk.url)
+        page.wait_for_function("document.body.dataset.kind !== undefined")
+        time.sleep(0.5)
+        for r in range(rounds):
+            name, frame = frames[r % len(frames)]
+            before = len(state.latencies)
+            shown = agent.handle_frame(time.time(), frame)
+            outcomes[shown or "none"] = outcomes.get(shown or "none", 0) + 1
+            deadline = time.monotonic() + 5
+            while len(state.latencies) < before + 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if shown == "served":
+                record = MealRecord.objects.filter(student=faced[name], status="served").first()
+                if record:
+                    services.meal_record_void(record=record, actor=operator, reason="bench: serve again")
+            time.sleep(0.15)
+        browser.close()
+    kiosk.stop()
+    report = agent.report()
+    agent.stop()
+    return {**report, "outcomes": outcomes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="fewer students, frames and rounds (about a minute)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--port", type=int, default=8931)
+    parser.add_argument("--terminals", type=int, default=8, help="concurrent terminals posting checkouts")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    args = parser.parse_args()
+    students = 600 if args.small else 4000
+    frames_per_person = 5 if args.small else 15
+    rounds = 24 if args.small else 80
+
+    env = configure_environment()
+    print(f"# bench/checkout.py {'--small ' if args.small else ''}— {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"# load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    recreate_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    t0 = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"# migrated {DB_NAME} in {time.perf_counter() - t0:.1f} s")
+
+    ident = bench_identify(frames_per_person)
+    print(f"\n## 1. Identify, per frame (640×480, gallery of {ident['gallery']} rows)")
+    print(line("detect + landmarks + embedding", ident["embed_ms"]))
+    print(line("match (G @ q, top-2 margin)", ident["match_ms"]))
+    print(line("identify total", ident["total_ms"]))
+    print(f"correct accepts {ident['correct_accepts']}/{ident['frames']}; decisions {ident['decisions']}")
+
+    t0 = time.perf_counter()
+    data = seed(students, args.terminals)
+    print(f"\n# seeded {students} students, {args.terminals} terminals in {time.perf_counter() - t0:.1f} s")
+    gunicorn = start_gunicorn(env, args.port, args.workers, args.threads)
+    try:
+        api = bench_api(args.port, data["tokens"], data["qr_cards"])
+        print(
+            f"\n## 2. Checkout API on PostgreSQL (gunicorn {args.workers}×{args.threads} gthread, "
+            f"{args.terminals} concurrent terminals)"
+        )
+        print(line("POST /checkouts/ latency", api["latencies"]))
+        print(
+            f"throughput {api['ok'] / api['wall_s']:.0f} checkouts/s ({api['ok']} in {api['wall_s']:.1f} s); statuses {api['statuses']}"
+        )
+
+        e2e = bench_e2e(args.port, data["tokens"][0], data["faced"], rounds, data["manager"])
+        print("\n## 3. Frame to screen (real terminal agent, kiosk page in headless Chromium)")
+        print(line("identify (terminal)", e2e["identify_ms"]))
+        print(line("checkout call (terminal → server)", e2e["checkout_ms"]))
+        for kind, label in (("identified", "frame → name on screen"), ("served", "frame → charged on screen")):
+            values = e2e["frame_to_screen_ms"].get(kind, [])
+            if values:
+                print(line(label, values))
+        print(f"outcomes {e2e['outcomes']}")
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(20)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database()
+    print(f"\n# load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

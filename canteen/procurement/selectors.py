@@ -122,26 +122,36 @@ def price_history(*, actor: Any, item: Item) -> QuerySet[FrameworkPrice]:
     )
 
 
-def order_suggestions(*, campus: Campus, day: date) -> list[dict[str, Any]]:
-    """What the menu needs (meals' ingredient demand), matched to catalogue items by food code
-    or name. Empty when the meals app offers no demand yet."""
+def order_suggestions(*, campus: Campus, day: date) -> dict[str, dict[str, Any]]:
+    """What the menu needs, from meals' `ingredient_demand` ([(item_id, quantity, unit)] in kg):
+    {item_id: {"item", "kg", "quantity"}} with `quantity` in the item's own unit (bags of 25 kg,
+    5 L drums) or None where the unit is not by weight. Empty when meals offers nothing yet."""
     try:
         meals = importlib.import_module("canteen.meals.selectors")
     except ModuleNotFoundError:
-        return []
+        return {}
     demand_fn = getattr(meals, "ingredient_demand", None)
     if demand_fn is None:
-        return []
-    demand = demand_fn(campus=campus, day=day) or []
-    items = list(Item.objects.filter(district_id=campus.school.district_id, is_active=True))
-    by_code = {i.food_code: i for i in items if i.food_code}
-    by_name = {i.name: i for i in items}
-    rows = []
-    for need in demand:
-        need = need if isinstance(need, dict) else vars(need)
-        item = by_code.get(str(need.get("food_code") or "")) or by_name.get(str(need.get("name") or ""))
-        rows.append({"need": need, "item": item})
-    return rows
+        return {}
+    needs: dict[str, Decimal] = defaultdict(Decimal)
+    for row in demand_fn(campus=campus, day=day) or []:
+        item_id, quantity, unit = (
+            (row["item_id"], row["quantity"], row.get("unit", "kg")) if isinstance(row, dict) else row
+        )
+        if item_id is not None and unit == "kg":
+            needs[str(item_id)] += Decimal(str(quantity))
+    items = Item.objects.filter(pk__in=list(needs), district_id=campus.school.district_id)
+    per_unit = {"kg": Decimal(1), "袋": Decimal(25), "桶": Decimal(5)}
+    result = {}
+    for item in items:
+        kg = needs[str(item.pk)]
+        size = per_unit.get(item.unit)
+        qty = None
+        if size is not None:
+            step = Decimal("1") if size > 1 else Decimal("0.5")
+            qty = max(step, (kg / size / step).to_integral_value(rounding="ROUND_CEILING") * step)
+        result[str(item.pk)] = {"item": item, "kg": kg.quantize(Decimal("0.001")), "quantity": qty}
+    return result
 
 
 # ---------------------------------------------------------------- orders and deliveries

@@ -17,6 +17,7 @@ urlpatterns = [
     path("procurement/portal/", views.portal, name="portal"),
     path("procurement/deliveries/", views.deliveries, name="deliveries"),
     path("procurement/deliveries/<uuid:delivery_id>/accept/", views.accept, name="accept"),
+    path("procurement/deliveries/<uuid:delivery_id>/invoice/", views.invoice, name="invoice"),
     path("procurement/stock/", views.stock, name="stock"),
     path("procurement/stock/count/", views.count_start, name="count-start"),
     path("procurement/stock/count/<uuid:count_id>/", views.count_detail, name="count"),

@@ -204,8 +204,11 @@ def order_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, tr(f"订单 {order.number} 已保存", f"Order {order.number} saved"))
             return redirect("procurement:order", order_id=order.pk)
-    suggestions = selectors.order_suggestions(campus=campus, day=day) if supplier else []
-    suggested = {str(s["item"].pk): s["need"] for s in suggestions if s["item"] is not None}
+    suggested = selectors.order_suggestions(campus=campus, day=day) if supplier else {}
+    for row in rows:
+        row["suggested"] = need = suggested.get(str(row["item"].pk))
+        # "12.5", not "12.500" or "1.25E+1", in the input box.
+        row["prefill"] = format(need["quantity"].normalize(), "f") if need and need["quantity"] else ""
     return render(
         request,
         "procurement/order_new.html",
@@ -215,7 +218,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
             "suppliers": all_suppliers,
             "supplier": supplier,
             "rows": rows,
-            "suggested": suggested,
+            "has_suggestions": bool(suggested),
             "meal_kinds": MealKind.choices,
         },
     )
@@ -443,6 +446,18 @@ def accept(request: HttpRequest, delivery_id: str) -> HttpResponse:
             "history": delivery.history.all(),
         },
     )
+
+
+@login_required
+@require_POST
+@domain_action("procurement:accept")
+def invoice(request: HttpRequest, delivery_id: str) -> HttpResponse:
+    delivery = selectors.delivery_get(actor=request.user, delivery_id=delivery_id)
+    if delivery is None:
+        raise Http404
+    services.delivery_record_invoice(actor=request.user, delivery=delivery, reference=request.POST.get("reference", ""))
+    messages.success(request, tr("发票已记入账务", "The invoice was recorded in the ledger"))
+    return redirect("procurement:accept", delivery_id=delivery.pk)
 
 
 # ---------------------------------------------------------------- stock

@@ -1,0 +1,71 @@
+"""An accepted delivery's invoice goes to the ledger once; supplier payments go through the
+ledger too and can never exceed what was invoiced."""
+
+import pytest
+
+from canteen.core.errors import DomainError, InvalidTransition
+from canteen.core.money import Money
+from canteen.org.choices import Role
+from canteen.procurement import services
+
+from .factories import batch_line, make_confirmed_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def accepted(proc):
+    order = make_confirmed_order(proc.world, proc.supplier, [(proc.cabbage, "40")])
+    delivery = services.delivery_dispatch(
+        actor=proc.user(Role.SUPPLIER_USER), order=order, lines=[batch_line(order.lines.get(), "40")]
+    )
+    return delivery
+
+
+def test_invoice_recorded_once_and_payment_limited_to_invoices(proc, accepted):
+    from canteen.ledger.models import Posting
+
+    manager = proc.user(Role.CANTEEN_MANAGER)
+    with pytest.raises(InvalidTransition):  # not yet accepted
+        services.delivery_record_invoice(actor=manager, delivery=accepted, reference="INV-1")
+    services.delivery_accept(
+        actor=proc.user(Role.STOREKEEPER),
+        delivery=accepted,
+        decisions=[{"line": accepted.lines.get(), "result": "accept"}],
+    )
+    services.delivery_record_invoice(actor=manager, delivery=accepted, reference="INV-1")
+    services.delivery_record_invoice(actor=manager, delivery=accepted, reference="INV-1")  # a retry
+    invoices = Posting.objects.filter(counterparty_id=proc.supplier.pk, kind="supplier_invoice")
+    assert invoices.count() == 1
+    assert invoices.get().amount_fen == 40 * 250
+    accepted.refresh_from_db()
+    assert accepted.invoice_reference == "INV-1"
+
+    campus = proc.world.campuses[0]
+    with pytest.raises(DomainError):  # more than invoiced
+        services.supplier_pay(
+            actor=manager,
+            supplier=proc.supplier,
+            campus=campus,
+            amount=Money(40 * 250 + 1),
+            reference="PAY-X",
+            idempotency_key="pay-x",
+        )
+    services.supplier_pay(
+        actor=manager,
+        supplier=proc.supplier,
+        campus=campus,
+        amount=Money(6000),
+        reference="PAY-1",
+        idempotency_key="pay-1",
+    )
+    assert Posting.objects.filter(counterparty_id=proc.supplier.pk, kind="supplier_payment").count() == 1
+    with pytest.raises(DomainError):
+        services.supplier_pay(
+            actor=proc.user(Role.SUPPLIER_USER),
+            supplier=proc.supplier,
+            campus=campus,
+            amount=Money(100),
+            reference="PAY-2",
+            idempotency_key="pay-2",
+        )

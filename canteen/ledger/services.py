@@ -1134,29 +1134,43 @@ def provider_notification_handle(*, provider: str, body: dict[str, Any], signatu
         raise SignatureInvalid()
     with transaction.atomic():
         order = TopUpOrder.objects.select_for_update().filter(out_trade_no=body.get("out_trade_no")).first()
-        if order is None or body.get("status") != "SUCCESS" or body.get("amount_fen") != order.amount_fen:
-            ProviderNotification.objects.create(provider=provider, body=body, signature_ok=True, outcome="rejected")
-            raise InvalidAmount(
-                "通知与订单不符",
-                "The notification does not match an order",
-                code="notification_mismatch",
-                details={"out_trade_no": body.get("out_trade_no")},
-            )
-        posting = top_up(
-            student=order.student,
-            amount=Money(order.amount_fen),
-            channel=Channel.ONLINE,
-            idempotency_key=f"{provider}:{body['txn_id']}",
-            actor=order.guardian_user,
-            provider_ref=body["txn_id"],
+        matches = (
+            order is not None
+            and body.get("status") == "SUCCESS"
+            and body.get("amount_fen") == order.amount_fen
+            # A second, different transaction for a paid order must not credit twice.
+            and (order.status != TopUpOrderStatus.PAID or order.provider_txn_id == body.get("txn_id"))
         )
-        duplicate = order.status == TopUpOrderStatus.PAID
-        if not duplicate:
-            TopUpOrder.objects.filter(pk=order.pk).update(
-                status=TopUpOrderStatus.PAID, provider_txn_id=body["txn_id"], posting=posting, paid_at=timezone.now()
+        if matches:
+            posting = top_up(
+                student=order.student,
+                amount=Money(order.amount_fen),
+                channel=Channel.ONLINE,
+                idempotency_key=f"{provider}:{body['txn_id']}",
+                actor=order.guardian_user,
+                provider_ref=body["txn_id"],
             )
+            duplicate = order.status == TopUpOrderStatus.PAID
+            if not duplicate:
+                TopUpOrder.objects.filter(pk=order.pk).update(
+                    status=TopUpOrderStatus.PAID,
+                    provider_txn_id=body["txn_id"],
+                    posting=posting,
+                    paid_at=timezone.now(),
+                )
         ProviderNotification.objects.create(
-            provider=provider, body=body, signature_ok=True, outcome="duplicate" if duplicate else "posted"
+            provider=provider,
+            body=body,
+            signature_ok=True,
+            outcome=("duplicate" if duplicate else "posted") if matches else "rejected",
+        )
+    if not matches:
+        # Stored above as evidence; the provider is told the notification was refused.
+        raise InvalidAmount(
+            "通知与订单不符",
+            "The notification does not match an order",
+            code="notification_mismatch",
+            details={"out_trade_no": body.get("out_trade_no")},
         )
     return posting
 

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from django.utils import timezone
 
+from canteen.core.i18n import tr
+
 from . import epcis, sources
 from .coldchain import limits_for
 from .models import EpcisEvent, TraceCode, TrackPoint, TransportTrack
@@ -23,10 +25,12 @@ from .services import batch_class_uri, campus_uri, supplier_uri
 PUBLIC_LINEAGE_LIMIT = 60
 
 
-def trace_code_by_code(code: str) -> TraceCode | None:
+def trace_code_by_code(code: str, *, with_batch: bool = False) -> TraceCode | None:
     code = (code or "").strip().upper()
     if not code or len(code) > 16:
         return None
+    if with_batch:
+        return sources.trace_code_with_batch(code)
     return TraceCode.objects.filter(code=code).first()
 
 
@@ -41,6 +45,14 @@ def _dish_uri(campus_code: str, day: date, meal_kind: str, dish_id: Any) -> str:
     return f"urn:canteen:dish:{campus_code}:{day.isoformat()}:{meal_kind or 'meal'}:{dish_id or 'meal'}"
 
 
+def _meal_label(kind: str) -> str:
+    from canteen.procurement.choices import MealKind
+
+    label = dict(MealKind.choices).get(kind, kind or "")
+    zh, _, en = label.partition(" ")
+    return tr(zh, en or zh)
+
+
 def _dish_key(dish: dict[str, Any]) -> str | None:
     """A dish's id, or for a dish known only by name a stable ASCII key (URIs must be ASCII)."""
     if dish.get("id"):
@@ -50,11 +62,14 @@ def _dish_key(dish: dict[str, Any]) -> str | None:
     return None
 
 
-def batch_lineage(*, batch_ids: list[Any], limit: int | None = None) -> list[dict[str, Any]]:
+def batch_lineage(
+    *, batch_ids: list[Any], limit: int | None = None, facts: dict[Any, tuple[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Forward lineage: for each (campus, day, meal) a batch went to, the quantity issued and
     the dishes it went into (from the issue itself, else from the menu's recipes)."""
     groups: dict[tuple[Any, date, str], dict[str, Any]] = {}
-    rows = sorted(sources.issues_of_batches(batch_ids), key=lambda r: (r["day"], r["meal_kind"]), reverse=True)
+    issued = sources.issues_of_batches(batch_ids, facts=facts, campus_codes=facts is None)
+    rows = sorted(issued, key=lambda r: (r["day"], r["meal_kind"]), reverse=True)
     for m in rows:
         key = (m["campus_id"], m["day"], m["meal_kind"])
         group = groups.get(key)
@@ -68,6 +83,7 @@ def batch_lineage(*, batch_ids: list[Any], limit: int | None = None) -> list[dic
                 "school_id": m["school_id"],
                 "day": m["day"],
                 "meal_kind": m["meal_kind"],
+                "meal_label": _meal_label(m["meal_kind"]),
                 "quantity": Decimal("0"),
                 "unit": m["unit"],
                 "dishes": {},
@@ -206,6 +222,21 @@ def _points(track: TransportTrack) -> list[tuple[Any, float, float, float | None
     ]
 
 
+def _points_of(track_ids: list[Any]) -> dict[Any, list[tuple[Any, float, float, float | None]]]:
+    """The points of several tracks in one query."""
+    result: dict[Any, list[tuple[Any, float, float, float | None]]] = defaultdict(list)
+    if not track_ids:
+        return result
+    rows = (
+        TrackPoint.objects.filter(track_id__in=track_ids)
+        .order_by("track_id", "at", "seq")
+        .values_list("track_id", "at", "lat", "lon", "temperature_c")
+    )
+    for track_id, at, lat, lon, t in rows:
+        result[track_id].append((at, float(lat), float(lon), float(t) if t is not None else None))
+    return result
+
+
 def route_svg(
     points: list[tuple[Any, float, float, float | None]], breaks: list[Any], *, width: int = 320, height: int = 200
 ) -> str:
@@ -295,12 +326,14 @@ def temperature_svg(
 
 def trace_page(*, code: TraceCode) -> dict[str, Any]:
     """Everything the public page shows, field by field, with no personal data."""
-    batch = sources.batch_for_trace(code.batch_id)
+    batch = code.batch if TraceCode.batch.is_cached(code) else sources.batch_for_trace(code.batch_id)
     delivery = batch.delivery_line.delivery
     acceptance = getattr(batch, "acceptance", None)
     tracks = []
-    for track in tracks_of_delivery(delivery.pk):
-        points = _points(track)
+    delivery_tracks = tracks_of_delivery(delivery.pk)
+    points_of = _points_of([t.pk for t in delivery_tracks])
+    for track in delivery_tracks:
+        points = points_of.get(track.pk, [])
         breaks = list(track.breaks.all())
         tracks.append(
             {
@@ -368,7 +401,9 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
         },
         "tracks": tracks,
         "cold_chain_ok": all(not t["breaks"] for t in tracks),
-        "lineage": batch_lineage(batch_ids=[batch.pk], limit=PUBLIC_LINEAGE_LIMIT),
+        "lineage": batch_lineage(
+            batch_ids=[batch.pk], limit=PUBLIC_LINEAGE_LIMIT, facts={batch.pk: (batch.unit, batch.item_id)}
+        ),
     }
 
 

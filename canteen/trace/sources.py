@@ -20,27 +20,54 @@ from canteen.procurement.models import Batch
 ACCEPTED = (BatchStatus.ACCEPTED, BatchStatus.PARTIALLY_ACCEPTED)
 
 
+def trace_code_with_batch(code: str) -> Any:
+    """The trace code with its batch and everything the public page shows of it, in one query."""
+    from .models import TraceCode
+
+    return (
+        TraceCode.objects.select_related(
+            "batch__item",
+            "batch__supplier",
+            "batch__campus__school",
+            "batch__delivery_line__delivery",
+            "batch__acceptance",
+        )
+        .filter(code=code)
+        .first()
+    )
+
+
 def batch_for_trace(batch_id: UUID | str) -> Batch | None:
     return (
-        Batch.objects.select_related("item", "supplier", "campus__school", "district", "delivery_line__delivery")
+        Batch.objects.select_related(
+            "item", "supplier", "campus__school", "district", "delivery_line__delivery", "acceptance"
+        )
         .filter(pk=batch_id)
         .first()
     )
 
 
-def issues_of_batches(batch_ids: list[Any]) -> list[dict[str, Any]]:
+def issues_of_batches(
+    batch_ids: list[Any], *, facts: dict[Any, tuple[str, Any]] | None = None, campus_codes: bool = True
+) -> list[dict[str, Any]]:
     """Forward lineage through procurement's selector: one row per (batch, day, meal, campus,
-    dish) with the quantity issued, plus the batch's unit and the campus code trace needs."""
+    dish) with the quantity issued, plus the batch's unit and item (pass `facts` when the caller
+    has them) and the campus code (EPCIS needs it, the public page does not)."""
     from canteen.org.models import Campus
 
     rows = [row for batch_id in batch_ids for row in proc_selectors.issues_of_batch(batch=batch_id)]
-    units = dict(Batch.objects.filter(pk__in=batch_ids).values_list("pk", "unit"))
-    items = dict(Batch.objects.filter(pk__in=batch_ids).values_list("pk", "item_id"))
-    codes = dict(Campus.objects.filter(pk__in={r["campus_id"] for r in rows}).values_list("pk", "code"))
+    if facts is None:
+        facts = {
+            pk: (unit, item_id)
+            for pk, unit, item_id in Batch.objects.filter(pk__in=batch_ids).values_list("pk", "unit", "item_id")
+        }
+    codes = (
+        dict(Campus.objects.filter(pk__in={r["campus_id"] for r in rows}).values_list("pk", "code"))
+        if campus_codes and rows
+        else {}
+    )
     for row in rows:
-        key = UUID(str(row["batch_id"]))
-        row["unit"] = units.get(key, "")
-        row["item_id"] = items.get(key)
+        row["unit"], row["item_id"] = facts.get(UUID(str(row["batch_id"])), ("", None))
         row["campus_code"] = codes.get(UUID(row["campus_id"]), "")
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -41,13 +42,41 @@ def _too_many() -> HttpResponse:
     return response
 
 
+SCAN_KEY = "trace-scans"
+_last_flush = time.monotonic()
+
+
+def count_scan(code_id) -> None:
+    """Scans are counted in the cache and written to the database by a periodic job: a write
+    (and its WAL flush) per page view would cost more than the rest of the page."""
+    key = f"{SCAN_KEY}:{code_id}"
+    if not cache.add(key, 1, timeout=None):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=None)
+    pending = cache.get(SCAN_KEY) or set()
+    if code_id not in pending:
+        pending.add(code_id)
+        cache.set(SCAN_KEY, pending, timeout=None)
+    # With the default per-process cache the worker cannot see these counts: each web process
+    # flushes its own about once a minute (with a shared cache the periodic job does it too).
+    global _last_flush
+    now = time.monotonic()
+    if now - _last_flush > 60:
+        _last_flush = now
+        from .tasks import flush_scan_counts
+
+        flush_scan_counts()
+
+
 def public_page(request: HttpRequest, code: str) -> HttpResponse:
     if _rate_limited(request):
         return _too_many()
-    trace_code = selectors.trace_code_by_code(code)
+    trace_code = selectors.trace_code_by_code(code, with_batch=True)
     if trace_code is None:
         return render(request, "trace/not_found.html", {"code": code[:16]}, status=404)
-    TraceCode.objects.filter(pk=trace_code.pk).update(scans=trace_code.scans + 1)
+    count_scan(trace_code.pk)
     context = selectors.trace_page(code=trace_code)
     return render(request, "trace/public.html", {"t": context})
 

@@ -70,7 +70,11 @@ def test_scanning_counts_and_walking_codes_is_rate_limited(journey, client, monk
     monkeypatch.setattr(views, "PUBLIC_RATE_PER_MINUTE", 3)
     statuses = [client.get(f"/t/{journey.pork_code.code}").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
+    from canteen.trace.tasks import flush_scan_counts
+
+    assert flush_scan_counts() == "3 scans"
     assert TraceCode.objects.get(pk=journey.pork_code.pk).scans == 3
+    assert flush_scan_counts() == "0 scans"
     blocked = client.get("/t/AAAAAAAAAA")
     assert blocked.status_code == 429
     assert blocked["Retry-After"] == "60"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("students/<uuid:student_id>/consent/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"),
     path("students/<uuid:student_id>/enrol/", views.EnrolView.as_view(), name="enrol"),
     path("students/<uuid:student_id>/qr/", views.QrIssueView.as_view(), name="qr"),
+    path("students/<uuid:student_id>/display-photo.jpg", views.DisplayPhotoView.as_view(), name="display-photo"),
     path("students/<uuid:student_id>/pin/", views.PinSetView.as_view(), name="pin"),
     path("verify/qr/", views.VerifyQrView.as_view(), name="verify-qr"),
     path("verify/pin/", views.VerifyPinView.as_view(), name="verify-pin"),

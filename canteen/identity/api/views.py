@@ -183,3 +183,20 @@ class ConsentStatisticsView(APIView):
     @extend_schema(responses=s.ConsentStatisticsSerializer(many=True))
     def get(self, request):
         return Response(s.ConsentStatisticsSerializer(selectors.consent_statistics(actor=request.user), many=True).data)
+
+
+class DisplayPhotoView(APIView):
+    """The one photo a guardian chose to keep, for the window screen (staff of the campus) or the
+    guardian; 404 when none was kept. Every read is audited."""
+
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+    def get(self, request, student_id):
+        from django.http import Http404
+
+        student = selectors.student_for(actor=request.user, student_id=student_id)
+        jpeg = selectors.display_photo_jpeg(student=student, actor=request.user)
+        if jpeg is None:
+            raise Http404
+        response = HttpResponse(jpeg, content_type="image/jpeg")
+        response["Cache-Control"] = "private, no-store"
+        return response

@@ -118,3 +118,23 @@ def test_class_cards_pdf_for_staff(world, api_client):
     r = as_user(api_client, world.user(Role.SCHOOL_ADMIN)).get(f"{API}/classes/{klass.pk}/cards.pdf")
     assert r.status_code == 200
     assert r.content.startswith(b"%PDF")
+
+
+def test_the_kept_photo_is_served_to_window_staff_only_and_templates_never(world, api_client, portrait_jpegs):
+    from django.contrib import admin
+
+    from canteen.identity.models import DisplayPhoto, FaceTemplate
+
+    student = world.students[0]
+    consent_and_enrol(student, portrait_jpegs["astronaut"], keep_display_photo=True)
+    r = as_user(api_client, world.user(Role.WINDOW_OPERATOR)).get(f"{API}/students/{student.pk}/display-photo.jpg")
+    assert r.status_code == 200
+    assert r.content[:2] == b"\xff\xd8"
+    assert r["Cache-Control"] == "private, no-store"
+    r = as_user(api_client, world.user(Role.DISTRICT_REGULATOR)).get(f"{API}/students/{student.pk}/display-photo.jpg")
+    assert r.status_code == 403
+    assert not admin.site.is_registered(FaceTemplate)
+    assert not admin.site.is_registered(DisplayPhoto)
+    # No response of the student endpoints carries template bytes.
+    body = as_user(api_client, world.user(Role.SCHOOL_ADMIN)).get(f"{API}/students/{student.pk}/").content
+    assert b"sealed" not in body

@@ -1,9 +1,24 @@
 from django.apps import AppConfig
 
+from canteen.core.navigation import NavItem
+
+STAFF = {"canteen_manager", "window_operator", "school_admin", "district_regulator", "city_regulator"}
+
 
 class ConsumptionConfig(AppConfig):
     name = "canteen.consumption"
     label = "consumption"
     verbose_name = "智能消费 Consumption"
-    # Menu entries: a list of canteen.core.navigation.NavItem.
-    nav: list = []
+    nav = [
+        NavItem("取餐记录", "Meal records", "consumption:record-list", roles={*STAFF, "guardian"}, order=40),
+        NavItem(
+            "人工窗口",
+            "Staffed window",
+            "consumption:window-checkout",
+            roles={"window_operator", "canteen_manager"},
+            order=41,
+        ),
+        NavItem(
+            "窗口终端", "Terminals", "consumption:terminal-list", roles={"canteen_manager", "school_admin"}, order=42
+        ),
+    ]

@@ -96,11 +96,14 @@ def relay_argv(url: str, camera_dir: Path, config: StreamConfig, *, transcode: b
     if config.copyts:
         argv += ["-copyts"]
     argv += input_args(url, config)
-    argv += ["-map", "0:v:0", *video, "-an"]
+    # Timestamps as the source sent them, with no muxer delay added: the benchmark compares them
+    # with the wall clock that the source stamped in.
+    mux = ["-muxdelay", "0", "-muxpreload", "0"] if config.copyts else []
+    argv += ["-map", "0:v:0", *video, "-an", *mux]
     argv += ["-f", "hls", "-hls_time", str(config.hls_time), "-hls_list_size", str(config.hls_list_size)]
     argv += ["-hls_flags", "delete_segments+omit_endlist+independent_segments+temp_file"]
     argv += ["-hls_segment_filename", str(live / "seg_%06d.ts"), str(live / "index.m3u8")]
-    argv += ["-map", "0:v:0", *video, "-an"]
+    argv += ["-map", "0:v:0", *video, "-an", *mux]
     argv += ["-f", "segment", "-segment_time", str(config.segment_seconds), "-segment_format", "mpegts"]
     argv += ["-strftime", "1", "-reset_timestamps", "1", str(rec / "%Y%m%dT%H%M%SZ.ts")]
     return argv
@@ -157,7 +160,9 @@ def simulated_camera_argv(
 
 
 def loop_source_argv(url: str, clip: Path, *, ffmpeg: str = "ffmpeg") -> list[str]:
-    """A cheap simulated camera: a pre-encoded clip looped at its native rate, copied (no encode)."""
+    """A cheap simulated camera: a pre-encoded clip looped at its native rate, copied (no encode).
+    Use an MP4 clip that starts at 0 (ffmpeg 5.1 pauses for seconds when it loops a TS clip with
+    -re); the MPEG-TS muxer's automatic mp4toannexb filter puts SPS/PPS before every keyframe."""
     return [
         ffmpeg,
         "-hide_banner",
@@ -171,8 +176,6 @@ def loop_source_argv(url: str, clip: Path, *, ffmpeg: str = "ffmpeg") -> list[st
         str(clip),
         "-c",
         "copy",
-        "-bsf:v",
-        "dump_extra=freq=keyframe",
         "-f",
         "mpegts",
         _udp_out(url),

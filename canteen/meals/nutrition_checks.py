@@ -58,8 +58,8 @@ def evaluate_day(
 
 
 @transaction.atomic
-def nutrition_check_day(*, campus: Campus, day: date) -> NutritionCheck:
-    flags, summary = evaluate_day(campus=campus, day=day)
+def nutrition_check_day(*, campus: Campus, day: date, group: str | None = None) -> NutritionCheck:
+    flags, summary = evaluate_day(campus=campus, day=day, group=group)
     passed = not any(f.severity == guideline.FAIL for f in flags)
     flag_dicts = [f.as_dict() for f in flags]
     summary["counts"] = dict(Counter(f.severity for f in flags))

@@ -6,7 +6,7 @@ import pytest
 from canteen.core.errors import Forbidden, ValidationFailed
 from canteen.core.models import AuditEvent
 from canteen.identity import selectors, services
-from canteen.identity.errors import NotGuardianOfStudent, PhotoRejected
+from canteen.identity.errors import ConsentRequired, NotGuardianOfStudent, PhotoRejected
 from canteen.identity.models import DisplayPhoto, FaceTemplate, TemplateSource
 from canteen.identity.tests import faces
 from canteen.org.choices import Role
@@ -96,3 +96,24 @@ def test_a_guardian_cannot_upload_for_another_child(world, portrait_jpegs):
 def test_staff_cannot_pose_as_guardian_upload(world, consented, portrait_jpegs):
     with pytest.raises(NotGuardianOfStudent):
         enrol(consented, world.user(Role.SCHOOL_ADMIN), [portrait_jpegs["astronaut"]])
+
+
+def test_a_withdrawal_while_photos_are_processed_stores_nothing(world, consented, portrait_jpegs, engine):
+    """The guardian withdraws on one phone while the other parent's upload is being analysed."""
+
+    class WithdrawMidway:
+        def enrol_face(self, image):
+            result = engine.enrol_face(image)
+            services.consent_withdraw(student=consented, actor=world.user(Role.GUARDIAN))
+            return result
+
+    with pytest.raises(ConsentRequired):
+        services.face_enrol(
+            student=consented,
+            actor=world.user(Role.GUARDIAN),
+            photos=[portrait_jpegs["astronaut"]],
+            source=TemplateSource.GUARDIAN_UPLOAD,
+            engine=WithdrawMidway(),
+        )
+    assert not FaceTemplate.objects.exists()
+    assert not DisplayPhoto.objects.exists()

@@ -1,5 +1,6 @@
-"""Guessing PINs in parallel (several windows, or a script) does not get more tries than the
-lockout allows: the failure count is taken under a row lock on PostgreSQL."""
+"""Races on PostgreSQL: PIN guesses in parallel (several windows, or a script) get no more tries
+than the lockout allows, and two taps on "agree" make one consent: both are decided under row
+locks."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,3 +38,25 @@ def test_parallel_wrong_pins_lock_after_exactly_the_allowed_number(world):
     assert results.count("locked") == 12 - (services.PIN_MAX_FAILURES - 1)
     assert guess("4827") == "locked"
     assert PinCredential.objects.get(student=student).locked_until is not None
+
+
+def test_two_taps_on_agree_make_one_consent(world):
+    from canteen.identity.errors import ConsentAlreadyGiven
+    from canteen.identity.models import FaceConsent
+
+    student = world.students[0]
+    parent = world.user(Role.GUARDIAN)
+
+    def agree(_):
+        try:
+            services.consent_give(student=student, actor=parent)
+            return "given"
+        except ConsentAlreadyGiven:
+            return "exists"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = sorted(pool.map(agree, range(4)))
+    assert results == ["exists", "exists", "exists", "given"]
+    assert FaceConsent.objects.filter(student=student).count() == 1

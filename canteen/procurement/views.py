@@ -23,7 +23,7 @@ from canteen.org.choices import Role
 from canteen.org.models import Campus
 
 from . import selectors, services
-from .choices import CheckResult, ItemCategory, MealKind, OrderStatus
+from .choices import CheckResult, ItemCategory, LicenceKind, MealKind, OrderStatus, Storage
 from .models import Batch, Item, StockCount, Supplier
 
 CAMPUS_ROLES = {Role.CANTEEN_MANAGER, Role.STOREKEEPER}
@@ -88,7 +88,15 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "procurement/catalogue.html",
-        {"rows": rows, "on": on, "category": category, "q": q, "categories": ItemCategory.choices},
+        {
+            "rows": rows,
+            "on": on,
+            "category": category,
+            "q": q,
+            "categories": ItemCategory.choices,
+            "storages": Storage.choices,
+            "can_edit": request.user.role == Role.DISTRICT_REGULATOR,
+        },
     )
 
 
@@ -146,8 +154,104 @@ def suppliers(request: HttpRequest) -> HttpResponse:
             "standings": selectors.supplier_standings(actor=request.user, on=today),
             "alerts": selectors.licence_alerts(actor=request.user, on=today),
             "today": today,
+            "kinds": LicenceKind.choices,
+            "can_edit": request.user.role == Role.DISTRICT_REGULATOR,
         },
     )
+
+
+def _district_of(request: HttpRequest) -> Any:
+    user = request.user
+    if user.role != Role.DISTRICT_REGULATOR or not user.district_id:
+        raise Http404
+    return user.district
+
+
+@login_required
+@require_POST
+@domain_action("procurement:suppliers")
+def supplier_new(request: HttpRequest) -> HttpResponse:
+    supplier = services.supplier_create(
+        actor=request.user,
+        district=_district_of(request),
+        name=request.POST.get("name", ""),
+        uscc=request.POST.get("uscc", ""),
+        contact_name=request.POST.get("contact_name", "")[:40],
+        contact_phone=request.POST.get("contact_phone", "")[:20],
+        address=request.POST.get("address", "")[:200],
+    )
+    messages.success(
+        request, tr(f"已登记 {supplier.name}，请补充证照后准入", f"{supplier.name} added; add licences, then approve")
+    )
+    return redirect("procurement:suppliers")
+
+
+@login_required
+@require_POST
+@domain_action("procurement:suppliers")
+def supplier_approval(request: HttpRequest, supplier_id: str) -> HttpResponse:
+    supplier = Supplier.objects.visible_to(request.user).filter(pk=supplier_id).first()
+    if supplier is None:
+        raise Http404
+    approved = request.POST.get("approved") == "1"
+    services.supplier_set_approval(
+        actor=request.user, supplier=supplier, approved=approved, note=request.POST.get("note", "")
+    )
+    messages.success(request, tr("已更新准入状态", "Approval updated"))
+    return redirect("procurement:suppliers")
+
+
+@login_required
+@require_POST
+def licence_new(request: HttpRequest, supplier_id: str) -> HttpResponse:
+    """District staff or the supplier's own staff record a licence (a renewal supersedes)."""
+    supplier = Supplier.objects.visible_to(request.user).filter(pk=supplier_id).distinct().first()
+    back = "procurement:portal" if request.user.role == Role.SUPPLIER_USER else "procurement:suppliers"
+    if supplier is None:
+        raise Http404
+    try:
+        expires = request.POST.get("expires_on") or None
+        issued = request.POST.get("issued_on") or None
+        services.licence_add(
+            actor=request.user,
+            supplier=supplier,
+            kind=request.POST.get("kind", ""),
+            number=request.POST.get("number", ""),
+            issued_on=date.fromisoformat(issued) if issued else None,
+            expires_on=date.fromisoformat(expires) if expires else None,
+            issuer=request.POST.get("issuer", "")[:80],
+            scan=request.FILES.get("scan"),
+        )
+    except ValueError:
+        messages.error(request, tr("日期格式有误", "Not a valid date"))
+    except DomainError as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, tr("证照已登记", "Licence recorded"))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+@domain_action("procurement:catalogue")
+def item_new(request: HttpRequest) -> HttpResponse:
+    shelf = request.POST.get("shelf_life_days", "").strip()
+    tests = [t for t in request.POST.getlist("quick_tests") if t]
+    item = services.item_create(
+        actor=request.user,
+        district=_district_of(request),
+        code=request.POST.get("code", ""),
+        name=request.POST.get("name", ""),
+        category=request.POST.get("category", ""),
+        unit=request.POST.get("unit", ""),
+        spec=request.POST.get("spec", "")[:60],
+        shelf_life_days=int(shelf) if shelf.isdigit() else None,
+        storage=request.POST.get("storage", "ambient"),
+        food_code=request.POST.get("food_code", "")[:16],
+        quick_tests=tests,
+    )
+    messages.success(request, tr(f"已加入目录：{item.name}，请设置集采价", f"Added {item.name}; now set its price"))
+    return redirect("procurement:item", item_id=item.pk)
 
 
 # ---------------------------------------------------------------- orders
@@ -310,6 +414,7 @@ def portal(request: HttpRequest) -> HttpResponse:
             else [],
             "day": day,
             "recent": selectors.delivery_list(actor=request.user)[:20],
+            "kinds": LicenceKind.choices,
         },
     )
 

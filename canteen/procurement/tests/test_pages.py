@@ -166,3 +166,73 @@ def test_guardian_sees_nothing(client, proc):
     c = _client(client, proc.user(Role.GUARDIAN))
     assert proc.supplier.name not in c.get(reverse("procurement:demand")).content.decode()
     assert c.get(reverse("procurement:item", args=[proc.cabbage.pk])).status_code == 404
+
+
+def test_district_admits_a_supplier_and_prices_a_new_item(client, proc):
+    from canteen.procurement.models import FrameworkPrice, Item, Supplier
+
+    from .factories import make_uscc
+
+    reg = regulator_of(proc.world, proc.world.districts[0])
+    c = _client(client, reg)
+    uscc = make_uscc(90001)
+    c.post(reverse("procurement:supplier-new"), {"name": "荆州新鲜达", "uscc": uscc, "contact_name": "刘"})
+    supplier = Supplier.objects.get(uscc=uscc)
+    response = c.post(
+        reverse("procurement:licence-new", args=[supplier.pk]),
+        {
+            "kind": "food_business",
+            "number": "JY-9",
+            "expires_on": (timezone.localdate() + timedelta(days=300)).isoformat(),
+            "scan": qc_pdf("licence.pdf"),
+        },
+        follow=True,
+    )
+    assert "证照已登记" in response.content.decode()
+    assert supplier.licences.get().scan_content_type == "application/pdf"
+    c.post(reverse("procurement:supplier-approval", args=[supplier.pk]), {"approved": "1"})
+    services.supplier_assert_can_trade(supplier=supplier)
+    c.post(
+        reverse("procurement:item-new"),
+        {
+            "code": "V777",
+            "name": "紫甘蓝",
+            "category": "vegetable",
+            "unit": "kg",
+            "shelf_life_days": "7",
+            "storage": "ambient",
+            "quick_tests": "pesticide_residue",
+        },
+    )
+    item = Item.objects.get(code="V777")
+    assert item.quick_tests == ["pesticide_residue"]
+    c.post(
+        reverse("procurement:price-set", args=[item.pk]),
+        {"supplier": supplier.pk, "price": "3.60", "valid_from": timezone.localdate().isoformat()},
+    )
+    assert FrameworkPrice.objects.get(item=item).price_fen == 360
+    # A bad price is a message, not a crash.
+    response = c.post(
+        reverse("procurement:price-set", args=[item.pk]), {"supplier": supplier.pk, "price": "3.6.0"}, follow=True
+    )
+    assert "价格格式有误" in response.content.decode()
+
+
+def test_supplier_uploads_a_renewed_licence_in_the_portal(client, proc):
+    from canteen.procurement.models import Licence
+
+    Licence.objects.filter(supplier=proc.supplier, kind="food_business").update(
+        expires_on=timezone.localdate() - timedelta(days=1)
+    )
+    c = _client(client, proc.user(Role.SUPPLIER_USER))
+    assert "证照过期" in c.get(reverse("procurement:portal")).content.decode()
+    c.post(
+        reverse("procurement:licence-new", args=[proc.supplier.pk]),
+        {
+            "kind": "food_business",
+            "number": "JY-RENEW",
+            "expires_on": (timezone.localdate() + timedelta(days=900)).isoformat(),
+        },
+    )
+    services.supplier_assert_can_trade(supplier=proc.supplier)
+    assert "证照过期" not in c.get(reverse("procurement:portal")).content.decode()

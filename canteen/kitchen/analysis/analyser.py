@@ -130,6 +130,7 @@ class Analyser:
         self.cameras: dict[str, CameraState] = {}
         self.schedules: dict[str, KitchenSchedule] = {}
         self._last_sync = -1e9
+        self._clip_tries: dict = {}
 
     def sync(self) -> None:
         cameras = {str(c.id): c for c in Camera.objects.filter(enabled=True).select_related("canteen__campus__school")}
@@ -242,6 +243,9 @@ class Analyser:
         ).exclude(kind=AlarmKind.DARK)
         done = 0
         for alarm in pending:
+            if self._clip_tries.get(alarm.id, 0) >= 3:
+                continue  # no recording covers it (the relay was down): stop trying
+            self._clip_tries[alarm.id] = self._clip_tries.get(alarm.id, 0) + 1
             out = self.config.alarm_dir(alarm.camera_id) / f"{alarm.at:%Y%m%dT%H%M%S}-{alarm.id.hex[:8]}.mp4"
             start = alarm.at - timedelta(seconds=self.clip_before)
             if cut_clip(

@@ -78,7 +78,8 @@ class AfterHoursMotion:
 
 
 class CameraCovered:
-    """A very dark or almost uniform picture for `samples` samples in a row."""
+    """A very dark or almost uniform picture for `samples` samples in a row, during working
+    hours: at night an unlit kitchen is dark by design (motion then is the after-hours detector's)."""
 
     name = "covered"
 
@@ -86,6 +87,9 @@ class CameraCovered:
         self.max_mean, self.max_std, self.samples = max_mean, max_std, samples
 
     def analyse(self, sample: Sample, state: dict) -> list[Finding]:
+        if not sample.working:
+            state["run"] = 0
+            return []
         mean, std = float(sample.gray.mean()), float(sample.gray.std())
         covered = mean <= self.max_mean or std <= self.max_std
         state["run"] = state.get("run", 0) + 1 if covered else 0
@@ -99,7 +103,7 @@ class CameraCovered:
 class CameraMoved:
     """The scene differs from a reference frame (edges of the fixed background, which people
     walking through barely change) for `samples` samples in a row; the new view then becomes
-    the reference."""
+    the reference. Working hours only: the lit kitchen is the reference, not the dark one."""
 
     name = "moved"
 
@@ -120,7 +124,7 @@ class CameraMoved:
         return float((a * b).sum() / denominator) if denominator else 1.0
 
     def analyse(self, sample: Sample, state: dict) -> list[Finding]:
-        if sample.gray.std() <= 6.0:  # a covered camera is the covered detector's business
+        if not sample.working or sample.gray.std() <= 6.0:  # covered: the covered detector's business
             return []
         edges = self._edges(sample.gray)
         state["seen"] = state.get("seen", 0) + 1

@@ -112,26 +112,29 @@ def _scene(seed=1):
     return frame
 
 
-def test_covered_camera_needs_two_dark_samples_in_a_row():
+def test_covered_camera_needs_two_dark_samples_in_a_row_in_working_hours():
     detector, state = CameraCovered(), {}
     dark = np.full((90, 160), 5)
-    assert detector.analyse(_sample(_scene()), state) == []
-    assert detector.analyse(_sample(dark), state) == []
-    findings = detector.analyse(_sample(dark), state)
+    assert detector.analyse(_sample(_scene(), working=True), state) == []
+    assert detector.analyse(_sample(dark, working=True), state) == []
+    findings = detector.analyse(_sample(dark, working=True), state)
     assert [f.kind for f in findings] == [AlarmKind.COVERED]
-    assert detector.analyse(_sample(dark), state) == []  # once per spell
+    assert detector.analyse(_sample(dark, working=True), state) == []  # once per spell
+    night = CameraCovered(), {}
+    assert [night[0].analyse(_sample(dark), night[1]) for _ in range(3)] == [[], [], []]  # lights off
 
 
 def test_moved_camera_is_a_lasting_change_of_scene():
     detector, state = CameraMoved(samples=2), {}
     scene, other = _scene(1), _scene(7)
     for _ in range(3):
-        assert detector.analyse(_sample(scene), state) == []
+        assert detector.analyse(_sample(scene, working=True), state) == []
     person = scene.copy()
     person[30:60, 70:90] = 250  # someone walks through: the background is unchanged
-    assert detector.analyse(_sample(person), state) == []
-    assert detector.analyse(_sample(other), state) == []
-    assert [f.kind for f in detector.analyse(_sample(other), state)] == [AlarmKind.MOVED]
+    assert detector.analyse(_sample(person, working=True), state) == []
+    assert detector.analyse(_sample(other), state) == []  # at night nothing is compared
+    assert detector.analyse(_sample(other, working=True), state) == []
+    assert [f.kind for f in detector.analyse(_sample(other, working=True), state)] == [AlarmKind.MOVED]
 
 
 def test_motion_detector_ignores_noise_and_working_hours():

@@ -32,22 +32,24 @@ class Command(BaseCommand):
 
     def handle(self, *args, demo: bool = False, no_analyse: bool = False, seconds: float = 0, **options):
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         config = StreamConfig.from_settings()
         sim = SimulatedCameras()
         analyser: subprocess.Popen | None = None
         started = time.monotonic()
+        last_demo_sync = -1e9
 
         def on_tick(supervisor: StreamSupervisor) -> None:
-            nonlocal analyser
-            if demo:
+            nonlocal analyser, last_demo_sync
+            if demo and time.monotonic() - last_demo_sync >= 10:
+                last_demo_sync = time.monotonic()
                 wanted = {c.stream_url: c for c in Camera.objects.filter(enabled=True) if is_local_udp(c.stream_url)}
                 for url, camera in wanted.items():
                     if url not in sim.specs:
                         label = f"{camera.canteen.code} {camera.area}"
                         sim.add(url, label=label, pattern=PATTERNS.get(camera.area, "testsrc"))
-                sim.tick()
+            if demo:
+                sim.tick()  # restarts a simulated camera that died
             if not no_analyse and (analyser is None or analyser.poll() is not None):
                 if analyser is not None:
                     log.warning("analyser exited (%s); restarting", analyser.returncode)
@@ -64,3 +66,5 @@ class Command(BaseCommand):
             if analyser is not None:
                 kill_group(analyser)
             sim.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

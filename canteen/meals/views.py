@@ -4,6 +4,7 @@ menus, day detail with nutrition flags, forecast, dish library) and the weekly r
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -113,10 +114,17 @@ def _board_or_404(token: str):
     return board
 
 
+@lru_cache(maxsize=512)
+def _qr_svg(url: str) -> str:
+    """The parents' QR code (drawing it costs more than the rest of the page: keep it)."""
+    import segno
+
+    return segno.make(url, error="m").svg_inline(scale=4, dark="#0d1b2a", light="#f4f1ea", border=2)
+
+
 @cache_control(max_age=30, public=True)
 def board(request: HttpRequest, token: str) -> HttpResponse:
     """The full-screen menu board of a canteen (no login: the token in the URL is the key)."""
-    import segno
     from django.urls import reverse
     from django.utils.safestring import mark_safe
 
@@ -132,9 +140,7 @@ def board(request: HttpRequest, token: str) -> HttpResponse:
     data = _board_data(_board_or_404(token), timezone.localdate(), now)
     data["phone_url"] = request.build_absolute_uri(reverse("meals:board-phone", args=[token]))
     # segno writes the SVG itself from the URL we built: safe to inline.
-    data["qr_svg"] = mark_safe(  # noqa: S308
-        segno.make(data["phone_url"], error="m").svg_inline(scale=4, dark="#0d1b2a", light="#f4f1ea", border=2)
-    )
+    data["qr_svg"] = mark_safe(_qr_svg(data["phone_url"]))  # noqa: S308
     return render(request, "meals/board.html", data)
 
 

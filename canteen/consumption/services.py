@@ -326,9 +326,8 @@ def checkout_record(
             # Only reachable without the advisory lock (SQLite under an unusual isolation, or a
             # writer bypassing this service): the constraint still refuses the double serving.
             raise AlreadyServed(served_at="", window="", session_kind=offer.session_kind) from exc
-        MealRecordTransition.objects.create(
-            record=record, from_status="", to_status=RecordStatus.SERVED, actor_label=_label(actor, terminal)
-        )
+        # The record itself says who served it, where and how; the transition history starts
+        # with the first move (a void), and the audit trail has the creation.
         audit_record(
             actor=actor,
             action="consumption.meal_served",

@@ -164,7 +164,7 @@ def test_voiding_refunds_once_frees_the_session_and_is_announced(world, canteen,
         services.meal_record_void(record=record, actor=operator, reason="again")
     assert balance(student) == 2000
     assert OutboxEvent.objects.filter(topic="consumption.meal_voided").count() == 1
-    assert [t.to_status for t in voided.transitions.all()] == ["served", "voided"]
+    assert [(t.from_status, t.to_status) for t in voided.transitions.all()] == [("served", "voided")]
     # The session slot is free again.
     assert checkout(student, canteen, operator, "v2").record.serving_no == 2
 

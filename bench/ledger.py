@@ -187,6 +187,10 @@ def main() -> None:
     try:
         tps_before = run_pgbench(args.clients, seconds, initialise=True)
         print(f"pgbench simple-update TPS: {tps_before:,.0f}")
+        # One client: one transaction at a time, each waiting for its commit. This is the ceiling
+        # for anything serialized on one row, such as all charges on a single wallet.
+        tps_serial = run_pgbench(1, seconds, initialise=False)
+        print(f"pgbench simple-update TPS, 1 client (serial commit ceiling): {tps_serial:,.0f}")
         students, campus = setup_django_db()
         single_quiet = run_ledger(students, campus, args.clients, seconds, True, True, "sq")
         print(f"ledger meal_charge, one wallet, ledger only:        {single_quiet:,.0f} postings/s")
@@ -201,6 +205,8 @@ def main() -> None:
             f"single-wallet / pgbench: {single_quiet / reference:.0%} (ledger only), "
             f"{single / reference:.0%} (with subscribers); goal >= 50%"
         )
+        print(f"single-wallet / pgbench 1 client: {single_quiet / tps_serial:.0%}")
+        print(f"{args.clients} wallets / pgbench: {many / reference:.0%}")
         from canteen.ledger.services import balances_rebuild
 
         print(f"balance differences after the run: {len(balances_rebuild())}")

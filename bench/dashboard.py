@@ -82,7 +82,7 @@ def main() -> None:
     from canteen.org.choices import Role, SchoolStage
     from canteen.org.models import Campus, City, District, School, User
     from canteen.supervision.choices import CaseSource, CaseStatus
-    from canteen.supervision.models import CampusDim, Case
+    from canteen.supervision.models import DAILY_COUNTERS, CampusDim, Case
 
     today = timezone.localdate()
     days = school_days(args.days, today)
@@ -245,6 +245,21 @@ def main() -> None:
             )
         bar.update(1)
     bar.close()
+    with connection.cursor() as cur:
+        # The per-district rollups are the sums of the per-campus ones (as the handlers keep them).
+        # Column names are the model's constants, not input.
+        columns, sums = ", ".join(DAILY_COUNTERS), ", ".join(f"sum({c})" for c in DAILY_COUNTERS)
+        sql = (
+            f"INSERT INTO supervision_dailydistrictstats (day, district_id, city_id, {columns}, campus_meal_days) "  # noqa: S608
+            f"SELECT day, district_id, city_id, {sums}, count(*) FILTER (WHERE meals_served > 0) "
+            "FROM supervision_dailycampusstats GROUP BY day, district_id, city_id"
+        )
+        cur.execute(sql)
+        cur.execute(
+            """INSERT INTO supervision_districtspend (day, district_id, city_id, supplier_id, supplier_name, category, amount_fen)
+               SELECT day, district_id, city_id, supplier_id, max(supplier_name), category, sum(amount_fen)
+               FROM supervision_dailyspend GROUP BY day, district_id, city_id, supplier_id, category"""
+        )
     statuses = [CaseStatus.OPENED, CaseStatus.ASSIGNED, CaseStatus.RESPONDED, CaseStatus.CLOSED, CaseStatus.CLOSED]
     sources = [s for s in CaseSource.values]
     cases = []

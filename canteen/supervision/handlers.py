@@ -320,7 +320,7 @@ def on_nutrition_checked(event: Event) -> None:
     rollups.stats_add(day=day, keys=keys, nutrition_checks=1, nutrition_failed=0 if passed else 1)
     if not passed:
         flags = p.get("flags") or []
-        flag_text = "、".join(str(f) for f in flags)[:300] if isinstance(flags, list) else str(flags)[:300]
+        flag_text = "、".join(_flag_text(f) for f in flags)[:1000] if isinstance(flags, list) else str(flags)[:1000]
         _open_case(
             event,
             keys,
@@ -330,6 +330,13 @@ def on_nutrition_checked(event: Event) -> None:
             description=flag_text,
             severity=Severity.LOW,
         )
+
+
+def _flag_text(flag: Any) -> str:
+    if not isinstance(flag, dict):
+        return str(flag)
+    bounds = f"{flag.get('low') or ''}–{flag.get('high') or ''}"
+    return f"{flag.get('session_kind') or ''} {flag.get('subject') or flag.get('code') or ''} {flag.get('value') or ''}{flag.get('unit') or ''} ({bounds})".strip()
 
 
 # ------------------------------------------------------------------ kitchen
@@ -347,8 +354,8 @@ def on_alarm_raised(event: Event) -> None:
     from django.utils import timezone
 
     rollups.stats_add(day=timezone.localdate(at), keys=keys, alarms=1)
-    kind = str(p.get("kind") or p.get("kind_label") or "alarm")
-    label = str(p.get("kind_label") or p.get("label") or kind)
+    kind = str(p.get("kind") or "alarm")
+    label = str(p.get("kind_label") or p.get("label") or ALARM_LABELS.get(kind) or kind.removeprefix("detector:"))
     _open_case(
         event,
         keys,
@@ -361,8 +368,19 @@ def on_alarm_raised(event: Event) -> None:
     live_add(kind="alarm", text_zh=f"告警：{label}", text_en=f"Alarm: {kind}", org=keys.as_fields())
 
 
+ALARM_LABELS = {
+    "after_hours_motion": "非工作时间移动",
+    "covered": "镜头遮挡",
+    "moved": "镜头移位",
+    "dark": "视频中断",
+    "detector:no_hat": "未戴厨师帽",
+    "detector:no_mask": "未戴口罩",
+    "detector:smoking": "吸烟",
+    "detector:rodent": "鼠患",
+}
 RECORD_LABELS = {
     "morning_check": "晨检",
+    "food_sample": "留样",
     "sample": "留样",
     "samples": "留样",
     "accompany": "陪餐",

@@ -25,7 +25,15 @@ from canteen.core.events import Event
 from canteen.core.models import OutboxEvent
 
 from . import rollups
-from .models import DAILY_COUNTERS, DailyCampusStats, DailySpend, Feedback, HourlyCampusMeals
+from .models import (
+    DAILY_COUNTERS,
+    DailyCampusStats,
+    DailyDistrictStats,
+    DailySpend,
+    DistrictSpend,
+    Feedback,
+    HourlyCampusMeals,
+)
 
 MEAL_TOPICS = ("consumption.meal_served", "consumption.meal_voided")
 MEAL_COLUMNS = (
@@ -44,6 +52,12 @@ TABLES: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
     "spend": (DailySpend, ("day", "campus_id", "supplier_id", "category"), ("amount_fen",)),
 }
 ORG_FIELDS = ("school_id", "district_id", "city_id")
+# Per-district tables: always the sums of the per-campus ones, so they are derived from the
+# recomputed campus rows rather than recounted.
+DISTRICT_TABLES: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...], str]] = {
+    "district_daily": (DailyDistrictStats, ("day", "district_id"), (*DAILY_COUNTERS, "campus_meal_days"), "daily"),
+    "district_spend": (DistrictSpend, ("day", "district_id", "supplier_id", "category"), ("amount_fen",), "spend"),
+}
 
 
 @dataclass
@@ -80,13 +94,56 @@ def _records_available() -> bool:
     return True
 
 
-def _snapshot(model: Any, keys: tuple[str, ...], values: tuple[str, ...], start: date | None, end: date | None) -> dict:
+def _snapshot(
+    model: Any,
+    keys: tuple[str, ...],
+    values: tuple[str, ...],
+    start: date | None,
+    end: date | None,
+    org: tuple = ORG_FIELDS,
+) -> dict:
     qs = model.objects.all()
     if start:
         qs = qs.filter(day__gte=start)
     if end:
         qs = qs.filter(day__lte=end)
-    return {tuple(str(r[k]) if k != "day" else r[k] for k in keys): r for r in qs.values(*keys, *values, *ORG_FIELDS)}
+    return {tuple(str(r[k]) if k != "day" else r[k] for k in keys): r for r in qs.values(*keys, *values, *org)}
+
+
+def _district_of(row: dict) -> str | None:
+    if row.get("district_id"):
+        return str(row["district_id"])
+    keys = rollups.resolve_org({"campus_id": row["campus_id"]})
+    return str(keys.district_id) if keys else None
+
+
+def _derive_districts(expected: dict[str, dict]) -> dict[str, dict]:
+    """Sum the recomputed per-campus rows per district (and count the campus-days served)."""
+    derived: dict[str, dict] = {"district_daily": {}, "district_spend": {}}
+    for row in expected["daily"].values():
+        district = _district_of(row)
+        if district is None:
+            continue
+        out = derived["district_daily"].setdefault((row["day"], district), {"day": row["day"], "district_id": district})
+        for name in DAILY_COUNTERS:
+            out[name] = out.get(name, 0) + int(row.get(name) or 0)
+        out["campus_meal_days"] = out.get("campus_meal_days", 0) + (1 if int(row.get("meals_served") or 0) > 0 else 0)
+    for row in expected["spend"].values():
+        district = _district_of(row)
+        if district is None:
+            continue
+        key = (row["day"], district, str(row["supplier_id"]), str(row["category"]))
+        out = derived["district_spend"].setdefault(
+            key,
+            {
+                "day": row["day"],
+                "district_id": district,
+                "supplier_id": row["supplier_id"],
+                "category": row["category"],
+            },
+        )
+        out["amount_fen"] = out.get("amount_fen", 0) + int(row.get("amount_fen") or 0)
+    return derived
 
 
 def _replay(topics: list[str], start: date | None) -> int:
@@ -212,7 +269,10 @@ def rollups_rebuild(
         for (day, campus), n in feedback.items():
             expected["daily"][(day, campus)] = {"day": day, "campus_id": campus, "feedback_count": n}
 
-        for name, (_model, _keys, values) in TABLES.items():
+        expected.update(_derive_districts(expected))
+        for name, (model, keys, values, _) in DISTRICT_TABLES.items():
+            actual[name] = _snapshot(model, keys, values, start, end, org=("city_id",))
+        for name, values in [(n, t[2]) for n, t in TABLES.items()] + [(n, t[2]) for n, t in DISTRICT_TABLES.items()]:
             for key in sorted(set(actual[name]) | set(expected[name]), key=str):
                 report.rows_compared += 1
                 a, e = actual[name].get(key, {}), expected[name].get(key, {})
@@ -246,6 +306,9 @@ def _apply(report: RebuildReport, expected: dict[str, dict]) -> None:
     for diff in report.differences:
         touched[diff.table].add(diff.key)
     for name, keys_touched in touched.items():
+        if name in DISTRICT_TABLES:
+            _apply_district(name, keys_touched, expected[name])
+            continue
         model, keys, values = TABLES[name]
         for key in keys_touched:
             lookup = dict(zip(keys, key, strict=True))
@@ -267,3 +330,16 @@ def _fill_org(row: dict) -> dict | None:
     if keys is None:
         return None
     return {"school_id": keys.school_id, "district_id": keys.district_id, "city_id": keys.city_id}
+
+
+def _apply_district(name: str, keys_touched: set, expected: dict) -> None:
+    model, keys, values, _ = DISTRICT_TABLES[name]
+    for key in keys_touched:
+        lookup = dict(zip(keys, key, strict=True))
+        model.objects.filter(**lookup).delete()
+        row = expected.get(key)
+        if not row or not any(int(row.get(v) or 0) for v in values):
+            continue
+        org = rollups.resolve_org({"district_id": lookup["district_id"]})
+        if org is not None:
+            model.objects.create(**lookup, city_id=org.city_id, **{v: int(row.get(v) or 0) for v in values})

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import DailyCampusStats, DailySpend, HourlyCampusMeals, ProcessedEvent
+from .models import DailyCampusStats, DailyDistrictStats, DailySpend, DistrictSpend, HourlyCampusMeals, ProcessedEvent
 
 log = logging.getLogger("canteen.supervision")
 
@@ -126,17 +126,20 @@ def event_claim(*, event_id: int, topic: str) -> bool:
     return True
 
 
-def _upsert(model, lookup: dict[str, Any], create_extra: dict[str, Any], updates: dict[str, Any], values: dict):
+def _upsert(model, lookup: dict[str, Any], create_extra: dict[str, Any], updates: dict[str, Any], values: dict) -> bool:
     """UPDATE … SET x = x + n; when no row exists, INSERT; when a concurrent transaction
-    inserted first, the unique constraint refuses ours and the UPDATE runs again."""
+    inserted first, the unique constraint refuses ours and the UPDATE runs again.
+    Returns True when this call created the row."""
     qs = model.objects.filter(**lookup)
     if qs.update(**updates):
-        return
+        return False
     try:
         with transaction.atomic():
             model.objects.create(**lookup, **create_extra, **values)
     except IntegrityError:
         qs.update(**updates)
+        return False
+    return True
 
 
 def stats_add(*, day: date, keys: OrgKeys, last_served_at: datetime | None = None, **deltas: int) -> None:
@@ -152,13 +155,31 @@ def stats_add(*, day: date, keys: OrgKeys, last_served_at: datetime | None = Non
         )
         values["last_served_at"] = last_served_at
     fields = keys.as_fields()
-    _upsert(
-        DailyCampusStats,
-        {"day": day, "campus_id": fields.pop("campus_id")},
-        fields,
-        updates,
-        values,
-    )
+    _upsert(DailyCampusStats, {"day": day, "campus_id": fields.pop("campus_id")}, fields, updates, values)
+    first_meal = False
+    if deltas.get("meals_served", 0) > 0:
+        # Whether this campus-day just started serving (the district's campus-meal-days). We
+        # hold the campus row's lock since our UPDATE/INSERT, so the count we read is ours
+        # plus what committed before: equal to our delta only for the first meal.
+        served = DailyCampusStats.objects.filter(day=day, campus_id=keys.campus_id).values_list(
+            "meals_served", flat=True
+        )
+        first_meal = served.get() == deltas["meals_served"]
+    # The district row is updated after the campus row, always in this order, so two
+    # transactions never wait on each other's rows in opposite orders.
+    district_updates = {k: v for k, v in updates.items() if k != "last_served_at"}
+    district_values = {k: v for k, v in values.items() if k != "last_served_at"}
+    if first_meal:
+        district_updates["campus_meal_days"] = F("campus_meal_days") + 1
+        district_values["campus_meal_days"] = 1
+    if district_updates:
+        _upsert(
+            DailyDistrictStats,
+            {"day": day, "district_id": keys.district_id},
+            {"city_id": keys.city_id},
+            district_updates,
+            district_values,
+        )
 
 
 def hourly_add(*, day: date, hour: int, keys: OrgKeys, meals: int) -> None:
@@ -180,6 +201,13 @@ def spend_add(
         DailySpend,
         {"day": day, "campus_id": fields.pop("campus_id"), "supplier_id": supplier_id[:64], "category": category[:60]},
         {**fields, "supplier_name": supplier_name[:120]},
+        {"amount_fen": F("amount_fen") + amount_fen},
+        {"amount_fen": amount_fen},
+    )
+    _upsert(
+        DistrictSpend,
+        {"day": day, "district_id": keys.district_id, "supplier_id": supplier_id[:64], "category": category[:60]},
+        {"city_id": keys.city_id, "supplier_name": supplier_name[:120]},
         {"amount_fen": F("amount_fen") + amount_fen},
         {"amount_fen": amount_fen},
     )

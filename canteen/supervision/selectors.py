@@ -23,7 +23,9 @@ from .models import (
     CampusDim,
     Case,
     DailyCampusStats,
+    DailyDistrictStats,
     DailySpend,
+    DistrictSpend,
     Feedback,
     HourlyCampusMeals,
     Inspection,
@@ -154,12 +156,16 @@ def _names(child_level: str, ids: list[Any]) -> dict[str, str]:
     return {str(i): n for i, n in rows}
 
 
-def _enrolled_by(unit: Unit, child_level: str | None) -> dict[str, int]:
+def _enrolled_by(unit: Unit, child_level: str | None) -> dict[str, tuple[int, int]]:
+    """(enrolled pupils, campuses) per child (or for the unit itself under the key "")."""
     qs = CampusDim.objects.filter(**_unit_filter(unit))
     if child_level is None:
-        return {"": qs.aggregate(n=Sum("enrolled"))["n"] or 0}
+        row = qs.aggregate(n=Sum("enrolled"), c=Count("campus_id"))
+        return {"": (row["n"] or 0, row["c"] or 0)}
     key = KEY[child_level]
-    return {str(r[key]): r["n"] or 0 for r in qs.values(key).annotate(n=Sum("enrolled"))}
+    return {
+        str(r[key]): (r["n"] or 0, r["c"]) for r in qs.values(key).annotate(n=Sum("enrolled"), c=Count("campus_id"))
+    }
 
 
 def _sum_fields() -> dict[str, Sum]:
@@ -167,19 +173,23 @@ def _sum_fields() -> dict[str, Sum]:
     return {f"t_{name}": Sum(name) for name in DAILY_COUNTERS}
 
 
-def _figures(row: dict[str, Any], enrolled: int) -> dict[str, Any]:
+def _figures(row: dict[str, Any], enrolled: tuple[int, int]) -> dict[str, Any]:
+    pupils, campuses = enrolled
     row = {name: int(row.get(f"t_{name}") or 0) for name in DAILY_COUNTERS} | {
-        "meal_days": int(row.get("meal_days") or 0)
+        "campus_meal_days": int(row.get("campus_meal_days") or 0)
     }
     net = row["meals_served"] - row["meals_voided"]
     lunch = row["meals_lunch"] or net
     deliveries = row["deliveries_accepted"] + row["deliveries_rejected"]
+    # Lunches over (pupils per campus × campus-days that served): exact for one campus, the
+    # enrolment-weighted mean for a school, district or city.
+    capacity = pupils * row["campus_meal_days"] / campuses if campuses else 0
     return {
         **row,
         "meals_net": net,
-        "enrolled": enrolled,
-        # Lunches served over (enrolled pupils × days the canteen served).
-        "participation_rate": _ratio(lunch, enrolled * row["meal_days"]) if enrolled else None,
+        "enrolled": pupils,
+        "campuses": campuses,
+        "participation_rate": round(lunch / capacity, 4) if capacity else None,
         "food_cost_per_meal_fen": round(row["delivery_accepted_fen"] / net) if net else None,
         "average_meal_fen": round(row["meal_revenue_fen"] / net) if net else None,
         "trace_complete_share": _ratio(row["deliveries_traced"], row["deliveries_accepted"]),
@@ -187,32 +197,44 @@ def _figures(row: dict[str, Any], enrolled: int) -> dict[str, Any]:
     }
 
 
+def _sources(actor: Any, unit: Unit) -> tuple[QuerySet, Any, QuerySet]:
+    """The rollup table to read and its meal-days aggregate: per district for the city (20 rows
+    a day), per campus below."""
+    if unit.level == "city":
+        return (
+            DailyDistrictStats.objects.visible_to(actor).filter(city_id=unit.id),
+            Sum("campus_meal_days"),
+            DistrictSpend.objects.visible_to(actor).filter(city_id=unit.id),
+        )
+    return (
+        DailyCampusStats.objects.visible_to(actor).filter(**_unit_filter(unit)),
+        Count("pk", filter=Q(meals_served__gt=0)),
+        DailySpend.objects.visible_to(actor).filter(**_unit_filter(unit)),
+    )
+
+
 def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | None = None) -> dict[str, Any]:
     """Every figure of the district/city dashboard for `unit` over [start, end], its children
     (for drill-down), a daily series, spend by supplier and category, and the case loop."""
     today = today or timezone.localdate()
     child = CHILD[unit.level]
-    base = DailyCampusStats.objects.visible_to(actor).filter(**_unit_filter(unit))
+    base, meal_days, spend = _sources(actor, unit)
     in_range = base.filter(day__gte=start, day__lte=end)
-    meal_days = Count("day", distinct=True, filter=Q(meals_served__gt=0))
     enrolled = _enrolled_by(unit, child)
-    total_enrolled = sum(enrolled.values()) if child else enrolled[""]
-
-    totals = _figures(in_range.aggregate(**_sum_fields(), meal_days=meal_days), total_enrolled)
-    today_row = base.filter(day=today).aggregate(served=Sum("meals_served"), voided=Sum("meals_voided"))
-    term_from = term_start(today)
-    term_row = base.filter(day__gte=term_from, day__lte=today).aggregate(
-        served=Sum("meals_served"), voided=Sum("meals_voided")
+    total_enrolled = (
+        (sum(e[0] for e in enrolled.values()), sum(e[1] for e in enrolled.values())) if child else enrolled[""]
     )
 
+    term_from = term_start(today)
+    net = Sum("meals_served") - Sum("meals_voided")
+    today_by: dict[str, int] = {}
     children: list[dict[str, Any]] = []
     if child:
         key = KEY[child]
-        rows = list(in_range.values(key).annotate(**_sum_fields(), meal_days=meal_days).order_by(key))
-        today_by = {
-            str(r[key]): (r["s"] or 0) - (r["v"] or 0)
-            for r in base.filter(day=today).values(key).annotate(s=Sum("meals_served"), v=Sum("meals_voided"))
-        }
+        rows = list(in_range.values(key).annotate(**_sum_fields(), campus_meal_days=meal_days).order_by(key))
+        today_by = {str(r[key]): r["n"] or 0 for r in base.filter(day=today).values(key).annotate(n=net)}
+        totals_row: dict[str, Any] = {f"t_{name}": sum(r[f"t_{name}"] or 0 for r in rows) for name in DAILY_COUNTERS}
+        totals_row["campus_meal_days"] = sum(r["campus_meal_days"] or 0 for r in rows)
         seen = {str(r[key]) for r in rows}
         # Children with enrolment but no activity yet still belong in the table.
         rows += [{key: k} for k in enrolled if k not in seen]
@@ -227,10 +249,19 @@ def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | N
                     "name": name,
                     "drillable": k != str(DISTRICT_LEVEL),
                     "meals_today": today_by.get(k, 0),
-                    **_figures(r, enrolled.get(k, 0)),
+                    **_figures(r, enrolled.get(k, (0, 0))),
                 }
             )
         children.sort(key=lambda c: (-c["meals_net"], c["name"]))
+        meals_today = sum(today_by.values())
+    else:
+        totals_row = in_range.aggregate(**_sum_fields(), campus_meal_days=meal_days)
+        meals_today = base.filter(day=today).aggregate(n=net)["n"] or 0
+    totals = _figures(totals_row, total_enrolled)
+    if start == term_from and end == today:
+        meals_term = totals["meals_net"]
+    else:
+        meals_term = base.filter(day__gte=term_from, day__lte=today).aggregate(n=net)["n"] or 0
 
     series = [
         {
@@ -259,13 +290,13 @@ def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | N
         "start": start.isoformat(),
         "end": end.isoformat(),
         "today": today.isoformat(),
-        "meals_today": (today_row["served"] or 0) - (today_row["voided"] or 0),
+        "meals_today": meals_today,
         "term_start": term_from.isoformat(),
-        "meals_term": (term_row["served"] or 0) - (term_row["voided"] or 0),
+        "meals_term": meals_term,
         "totals": totals,
         "children": children,
         "series": series,
-        "spend": spend_breakdown(actor=actor, unit=unit, start=start, end=end),
+        "spend": spend_breakdown(spend.filter(day__gte=start, day__lte=end)),
         "cases": case_summary(actor=actor, unit=unit),
         "licences": licence_summary(actor=actor, unit=unit, today=today),
         "feedback": feedback_summary(actor=actor, unit=unit, start=start, end=end),
@@ -273,19 +304,25 @@ def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | N
     }
 
 
-def spend_breakdown(*, actor: Any, unit: Unit, start: date, end: date, top: int = 10) -> dict[str, Any]:
-    qs = DailySpend.objects.visible_to(actor).filter(**_unit_filter(unit), day__gte=start, day__lte=end)
-    by_supplier = [
-        {"supplier_id": r["supplier_id"], "name": r["name"] or r["supplier_id"][:8], "amount_fen": r["amount"] or 0}
-        for r in qs.values("supplier_id")
-        .annotate(amount=Sum("amount_fen"), name=Max("supplier_name"))
-        .order_by("-amount")[:top]
-    ]
-    by_category = [
-        {"category": r["category"] or tr("未分类", "Uncategorised"), "amount_fen": r["amount"] or 0}
-        for r in qs.values("category").annotate(amount=Sum("amount_fen")).order_by("-amount")
-    ]
-    return {"by_supplier": by_supplier, "by_category": by_category}
+def spend_breakdown(qs: QuerySet, top: int = 10) -> dict[str, Any]:
+    """Spend by supplier and by category from one grouped scan of a spend rollup."""
+    by_supplier: dict[str, dict[str, Any]] = {}
+    by_category: dict[str, int] = {}
+    for r in qs.values("supplier_id", "category").annotate(amount=Sum("amount_fen"), name=Max("supplier_name")):
+        amount = r["amount"] or 0
+        entry = by_supplier.setdefault(
+            r["supplier_id"],
+            {"supplier_id": r["supplier_id"], "name": r["name"] or r["supplier_id"][:8], "amount_fen": 0},
+        )
+        entry["amount_fen"] += amount
+        category = r["category"] or tr("未分类", "Uncategorised")
+        by_category[category] = by_category.get(category, 0) + amount
+    return {
+        "by_supplier": sorted(by_supplier.values(), key=lambda e: -e["amount_fen"])[:top],
+        "by_category": [
+            {"category": c, "amount_fen": a} for c, a in sorted(by_category.items(), key=lambda item: -item[1])
+        ],
+    }
 
 
 def _case_filter(unit: Unit) -> dict[str, Any]:
@@ -349,30 +386,57 @@ def _kitchen() -> Any | None:
         return None
 
 
-def camera_summary(*, actor: Any, unit: Unit) -> dict[str, Any]:
-    """Cameras online, read from the kitchen domain's selectors when it provides them."""
+def _camera_views(actor: Any, unit: Unit) -> list[Any] | None:
+    """The kitchen domain's camera views inside `unit` (None when kitchen is not installed)."""
     kitchen = _kitchen()
-    fn = getattr(kitchen, "camera_status_summary", None) if kitchen else None
+    fn = getattr(kitchen, "cameras_visible", None) if kitchen else None
     if fn is None:
-        return {"online": None, "total": None}
+        return None
+    kwargs = (
+        {"school_id": unit.id} if unit.level == "school" else {"campus_id": unit.id} if unit.level == "campus" else {}
+    )
     try:
-        result = fn(actor=actor, **{KEY[unit.level]: unit.id})
+        views = fn(actor=actor, **kwargs)
     except Exception:  # a neighbour's bug must not take the dashboard down
-        log.exception("kitchen.camera_status_summary failed")
+        log.exception("kitchen.cameras_visible failed")
+        return None
+    if unit.level == "district":
+        views = [v for v in views if str(v.camera.canteen.campus.school.district_id) == str(unit.id)]
+    elif unit.level == "city":
+        district_ids = {
+            str(d) for d in CampusDim.objects.filter(city_id=unit.id).values_list("district_id", flat=True).distinct()
+        }
+        views = [v for v in views if str(v.camera.canteen.campus.school.district_id) in district_ids]
+    return views
+
+
+def camera_summary(*, actor: Any, unit: Unit) -> dict[str, Any]:
+    """Cameras online, read from the kitchen domain's selectors."""
+    views = _camera_views(actor, unit)
+    if views is None:
         return {"online": None, "total": None}
-    return {"online": result.get("online"), "total": result.get("total")}
+    return {"online": sum(1 for v in views if v.status == "online"), "total": len(views)}
 
 
-def camera_tiles(*, actor: Any, district_id: Any = None, limit: int = 8) -> list[dict[str, Any]]:
-    kitchen = _kitchen()
-    fn = getattr(kitchen, "camera_thumbnails", None) if kitchen else None
-    if fn is None:
-        return []
-    try:
-        return list(fn(actor=actor, district_id=district_id, limit=limit))[:limit]
-    except Exception:
-        log.exception("kitchen.camera_thumbnails failed")
-        return []
+def camera_tiles(*, actor: Any, unit: Unit, limit: int = 6) -> list[dict[str, Any]]:
+    """Online kitchen cameras for the big screen, with their live HLS playlist."""
+    from django.urls import NoReverseMatch, reverse
+
+    views = _camera_views(actor, unit) or []
+    tiles = []
+    for v in views:
+        if v.status != "online":
+            continue
+        try:
+            hls = reverse("kitchen:live-file", args=[v.camera.id, "index.m3u8"])
+        except NoReverseMatch:
+            hls = ""
+        tiles.append(
+            {"id": str(v.camera.id), "name": f"{v.camera.canteen.name} {v.camera.name}", "online": True, "hls": hls}
+        )
+        if len(tiles) >= limit:
+            break
+    return tiles
 
 
 # ---------------------------------------------------------------- big screen
@@ -442,7 +506,8 @@ def bigscreen(*, actor: Any, unit: Unit, now: datetime | None = None) -> dict[st
         "ranking": ranking[:12],
         "live": live,
         "cases": case_summary(actor=actor, unit=unit),
-        "cameras": camera_tiles(actor=actor, district_id=unit.id if unit.level == "district" else None),
+        "cameras": camera_tiles(actor=actor, unit=unit),
+        "cameras_status": camera_summary(actor=actor, unit=unit),
     }
 
 

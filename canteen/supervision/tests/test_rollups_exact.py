@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from canteen.core.events import Event, subscribers_of
 from canteen.supervision import handlers
-from canteen.supervision.models import DailyCampusStats, HourlyCampusMeals
+from canteen.supervision.models import DailyCampusStats, DailyDistrictStats, HourlyCampusMeals
 from canteen.supervision.rebuild import rollups_rebuild
 
 from . import events
@@ -67,6 +67,12 @@ def test_meal_rollups_equal_a_direct_count_after_random_serves_and_voids(world, 
             assert row.meals_lunch == expected[key + ("lunch",)]
             assert row.meals_dinner == expected[key + ("dinner",)]
         assert sum(h.meals for h in HourlyCampusMeals.objects.all()) == len(facts)
+        # The per-district rows are the sums of the per-campus rows, campus-days included.
+        for d in DailyDistrictStats.objects.all():
+            campus_rows = [r for r in rows.values() if r.day == d.day and r.district_id == d.district_id]
+            assert d.meals_served == sum(r.meals_served for r in campus_rows)
+            assert d.meal_revenue_fen == sum(r.meal_revenue_fen for r in campus_rows)
+            assert d.campus_meal_days == len(campus_rows)
         # The rebuild, replaying the stored events, agrees with the incremental rollups.
         report = rollups_rebuild(meals_from="events")
         assert report.ok, report.differences[:5]

@@ -401,7 +401,7 @@ def _qty(item: Item, grams: int, students: int, days: int = 1) -> Decimal:
     return max(step, (raw / step).to_integral_value(ROUND_HALF_UP) * step)
 
 
-def _seed_week(ctx, district, campuses, suppliers, items, prices, today) -> None:
+def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: str = "D") -> None:
     rng = ctx.rng
     days = _school_days(today, 5)
     first_day = days[0]
@@ -434,7 +434,7 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today) -> None
         counter += 1
         n = max(students.get(campus.pk, 0), 30)
         order = PurchaseOrder(
-            number=f"PO{day:%Y%m%d}-D{counter:05d}",
+            number=f"PO{day:%Y%m%d}-{tag}{counter:05d}",
             district=district,
             campus=campus,
             canteen=canteens[campus.pk],
@@ -494,7 +494,7 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today) -> None
         supplier = order.supplier
         arrived = _aware(day, 6, rng.randint(10, 55))
         delivery = Delivery(
-            number=f"DL{day:%Y%m%d}-D{counter:05d}",
+            number=f"DL{day:%Y%m%d}-{tag}{counter:05d}",
             order=order,
             district=district,
             campus=order.campus,
@@ -621,7 +621,7 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today) -> None
                         quantity=-issued,
                         day=day,
                         meal_kind=MealKind.LUNCH,
-                        reference=f"IS{day:%Y%m%d}-D{counter:05d}",
+                        reference=f"IS{day:%Y%m%d}-{tag}{counter:05d}",
                         actor=store,
                         at=_aware(day, 9, 30),
                     )

@@ -199,6 +199,25 @@ def _spend(event: Event, keys: rollups.OrgKeys, day: Any, amount: int) -> None:
         )
 
 
+def _trace_complete(p: dict[str, Any]) -> bool:
+    """Complete trace data: every accepted batch carries its trace code (issued by the trace
+    domain's subscriber to procurement.batch_accepted, which runs before this event) and the
+    delivery has a recorded transport track. A payload may also say so itself."""
+    if "trace_complete" in p:
+        return bool(p["trace_complete"])
+    lines = p.get("lines")
+    batch_ids = [x.get("batch_id") for x in lines if isinstance(x, dict)] if isinstance(lines, list) else []
+    if not batch_ids or not all(batch_ids) or not p.get("delivery_id"):
+        return False
+    try:
+        from canteen.trace import selectors as trace_selectors
+        from canteen.trace.models import TraceCode
+    except ImportError:
+        return False
+    coded = TraceCode.objects.filter(batch_id__in=batch_ids).count()
+    return coded == len(set(batch_ids)) and bool(trace_selectors.tracks_of_delivery(p["delivery_id"]))
+
+
 @once("procurement.delivery_accepted")
 def on_delivery_accepted(event: Event) -> None:
     p = event.payload
@@ -207,7 +226,7 @@ def on_delivery_accepted(event: Event) -> None:
         return
     day = rollups.event_day(p, "on", "accepted_on", default=event.occurred_at)
     amount = _int(p.get("accepted_fen"))
-    traced = bool(p.get("trace_complete"))
+    traced = _trace_complete(p)
     rollups.stats_add(
         day=day, keys=keys, deliveries_accepted=1, delivery_accepted_fen=amount, deliveries_traced=1 if traced else 0
     )

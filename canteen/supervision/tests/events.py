@@ -78,6 +78,7 @@ def delivery(
     status: str | None = None,
     delivery_id: str | None = None,
     supplier_name: str = "荆楚鲜配",
+    **extra: Any,
 ) -> Event:
     """As canteen.procurement.services (delivery acceptance); rejected_lines is a list."""
     status = status or (
@@ -98,6 +99,7 @@ def delivery(
             "accepted_fen": accepted_fen,
             "rejected_lines": [{"item": "猪肉", "reason": "温度超标", "rejected_quantity": "5"}] * rejected,
             "on": timezone.localdate().isoformat(),
+            **extra,
         },
     )
 

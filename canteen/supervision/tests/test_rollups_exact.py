@@ -130,6 +130,7 @@ def test_every_fact_kind_moves_its_counter(world):
     events.ledger("ledger.meal_charged", c, 500)
     events.ledger("ledger.supplier_paid", c, 90_000)
     events.delivery(c, accepted_fen=12_000)
+    events.delivery(c, accepted_fen=3_000, trace_complete=True)
     events.delivery(c, accepted_fen=0, rejected=2)
     events.emit("procurement.batch_accepted", {**events.org(c), "batch_number": "B1", "on": str(DAY0)})
     events.nutrition(c, passed=True)
@@ -139,6 +140,7 @@ def test_every_fact_kind_moves_its_counter(world):
     today = DailyCampusStats.objects.exclude(day=DAY0).get(campus_id=c.pk)
     assert (today.topups_fen, today.topups_count, today.subsidy_fen, today.meal_charges_fen) == (5000, 1, 400, 500)
     assert today.food_spend_fen == 90_000
-    assert (today.deliveries_accepted, today.deliveries_rejected, today.delivery_accepted_fen) == (1, 1, 12_000)
+    assert (today.deliveries_accepted, today.deliveries_rejected, today.delivery_accepted_fen) == (2, 1, 15_000)
+    assert today.deliveries_traced == 1  # the first delivery names no batches: not traceable
     assert (today.nutrition_checks, today.nutrition_failed, today.alarms, today.records_missing) == (2, 1, 1, 1)
     assert DailyCampusStats.objects.get(day=DAY0).batches_accepted == 1

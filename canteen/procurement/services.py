@@ -1228,6 +1228,7 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
         "supplier_name": delivery.supplier.name,
         "status": to_status,
         "lines": accepted_lines,
+        "batch_ids": [event["batch_id"] for event in batch_events],
         "accepted_fen": accepted_fen,
         "rejected_lines": rejected_lines,
         "on": str(today),

@@ -132,7 +132,15 @@ class Gallery:
 
     def without(self, student_ids: set[str]) -> Gallery:
         """A copy without these students (a terminal applying a withdrawal before its next sync)."""
-        keep = [i for i, s in enumerate(self.student_ids) if s not in student_ids]
+        return self._keep([i for i, s in enumerate(self.student_ids) if s not in student_ids])
+
+    def subset(self, student_ids: set[str]) -> Gallery:
+        """A copy with only these students: a per-window gallery (the grades a window serves), or
+        the candidates left by a second factor such as the last digits of the student number.
+        A smaller N divides the chance of a false match by the same factor."""
+        return self._keep([i for i, s in enumerate(self.student_ids) if s in student_ids])
+
+    def _keep(self, keep: list[int]) -> Gallery:
         return Gallery.from_templates(
             [self.student_ids[i] for i in keep],
             self.matrix[keep] if keep else np.zeros((0, 128), np.float32),

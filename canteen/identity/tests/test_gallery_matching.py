@@ -87,3 +87,16 @@ def test_a_withdrawn_student_can_be_dropped_from_a_terminal_copy(engine, portrai
 def test_an_empty_gallery_rejects():
     match = Gallery.from_templates([], np.zeros((0, 128))).identify(np.ones(128, np.float32))
     assert match.decision == "reject"
+
+
+def test_a_second_factor_narrows_the_gallery_and_settles_a_look_alike(engine, portraits, enrolled):
+    # Twins again; the child types the last digits of their student number, which only one twin has.
+    ids, matrix = enrolled
+    twin = engine.embed_single(np.asarray(faces.AUGMENTATIONS["jpeg_q30"](portraits["tom"])))
+    gallery = Gallery.from_templates([*ids, "tom_twin"], np.vstack([matrix, twin]))
+    probe = engine.embed_frame(np.asarray(portraits["tom"]))[0][1]
+    assert gallery.identify(probe).decision == "confirm"
+    narrowed = gallery.subset({"tom", "group1", "astronaut"})
+    assert narrowed.student_count == 3
+    match = narrowed.identify(probe)
+    assert (match.student_id, match.decision) == ("tom", "accept")

@@ -71,9 +71,9 @@ def main() -> None:
     django.setup()
     import numpy as np
 
+    from canteen.identity import samples as faces
     from canteen.identity.engine import FaceEngine
     from canteen.identity.gallery import Gallery
-    from canteen.identity.tests import faces
 
     rng = np.random.default_rng(7)
     print(f"load average: {os.getloadavg()}")

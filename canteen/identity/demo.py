@@ -29,7 +29,7 @@ DEMO_PIN = "2580"
 
 def _demo_portraits() -> list:
     """Real portraits available offline, astronaut first."""
-    from canteen.identity.tests import faces
+    from canteen.identity import samples as faces
 
     people = [faces.astronaut()]
     if faces.sorted_local_wheels():

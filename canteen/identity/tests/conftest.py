@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from canteen.identity.tests import faces
+from canteen.identity import samples as faces
 
 
 @pytest.fixture(scope="session")

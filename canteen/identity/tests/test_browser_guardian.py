@@ -3,8 +3,8 @@ photo, sees the child enrolled, then withdraws and is pointed to the QR code."""
 
 import pytest
 
+from canteen.identity import samples as faces
 from canteen.identity.models import FaceTemplate
-from canteen.identity.tests import faces
 from canteen.org.choices import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

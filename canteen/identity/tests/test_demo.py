@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from canteen.identity import demo, selectors, services
+from canteen.identity import samples as faces
 from canteen.identity.models import FaceConsent, FaceTemplate, QrCredential
-from canteen.identity.tests import faces
 from canteen.org.demo import seed_organisation
 from canteen.org.models import Student
 

@@ -5,10 +5,10 @@ import pytest
 
 from canteen.core.errors import Forbidden, ValidationFailed
 from canteen.core.models import AuditEvent
+from canteen.identity import samples as faces
 from canteen.identity import selectors, services
 from canteen.identity.errors import ConsentRequired, NotGuardianOfStudent, PhotoRejected
 from canteen.identity.models import DisplayPhoto, FaceTemplate, TemplateSource
-from canteen.identity.tests import faces
 from canteen.org.choices import Role
 
 pytestmark = pytest.mark.django_db

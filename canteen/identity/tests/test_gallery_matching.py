@@ -4,8 +4,8 @@ confirm. Real faces throughout (see faces.py); augmentations make the same-perso
 import numpy as np
 import pytest
 
+from canteen.identity import samples as faces
 from canteen.identity.gallery import Gallery, Thresholds
-from canteen.identity.tests import faces
 
 
 @pytest.fixture(scope="module")

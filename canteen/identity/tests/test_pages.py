@@ -4,9 +4,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from canteen.identity import samples as faces
 from canteen.identity import services
 from canteen.identity.models import FaceConsent, FaceTemplate
-from canteen.identity.tests import faces
 from canteen.org.choices import Role
 
 pytestmark = pytest.mark.django_db

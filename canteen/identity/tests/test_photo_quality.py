@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
+from canteen.identity import samples as faces
 from canteen.identity.engine import load_image
 from canteen.identity.errors import PhotoRejected
-from canteen.identity.tests import faces
 
 
 def reason_of(engine, data: bytes) -> str:

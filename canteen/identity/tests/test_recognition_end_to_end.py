@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from canteen.core.models import AuditEvent
+from canteen.identity import samples as faces
 from canteen.identity import selectors, services
 from canteen.identity.engine import FaceEngine
 from canteen.identity.errors import GalleryPackageInvalid
 from canteen.identity.models import FaceTemplate
-from canteen.identity.tests import faces
 from canteen.identity.tests.helpers import add_students, consent_and_enrol
 from canteen.org.choices import Role
 

@@ -22,7 +22,7 @@ from canteen.org.choices import SchoolStage, StudentStatus
 from canteen.org.models import Campus, Student
 
 from . import services
-from .choices import Diet, MenuStatus, SessionKind
+from .choices import Diet, FoodGroup, MenuStatus, SessionKind
 from .models import (
     Dish,
     Ingredient,
@@ -50,28 +50,28 @@ DISHES: dict[str, dict[str, str | int]] = {
     "肉包子": {"SR20081": 60, "SR10219": 20, "SR11119": 30, "SR16124": 2},
     "小米粥": {"SR20031": 20},
     "玉米": {"SR11167": 120},
-    "鸡蛋面": {"SR20120": 90, "SR01123": 25, "SR11116": 60, "SR10219": 25, "SR04582": 8, "SR02047": "0.6"},
+    "鸡蛋面": {"SR20120": 95, "SR01123": 20, "SR11116": 80, "SR10060": 15, "SR04582": 5, "SR02047": "0.6"},
     # mains (meat, fish, eggs, soy)
-    "青椒肉丝": {"SR10219": 40, "SR11333": 70, "SR04582": 9, "SR02047": "0.4", "SR16124": 2},
+    "青椒肉丝": {"SR10060": 40, "SR11333": 70, "SR04582": 7, "SR02047": "0.4", "SR16124": 2},
     "红烧鸡腿": {"SR05075": 55, "SR04582": 8, "SR16124": 3, "SR19335": 3, "SR11216": 2},
-    "土豆烧牛肉": {"SR13364": 35, "SR11352": 70, "SR04582": 9, "SR02047": "0.4", "SR16124": 2},
+    "土豆烧牛肉": {"SR13364": 40, "SR11352": 60, "SR04582": 9, "SR02047": "0.4", "SR16124": 2},
     "清蒸鱼": {"SR15261": 45, "SR11216": 2, "SR04582": 8, "SR16124": 3},
     "番茄炒蛋": {"SR11529": 90, "SR01123": 45, "SR04582": 9, "SR02047": "0.4", "SR19335": 3},
     "宫保鸡丁": {
-        "SR05062": 40,
+        "SR05062": 32,
         "SR16087": 8,
         "SR11205": 40,
         "SR11124": 20,
-        "SR04582": 9,
+        "SR04582": 7,
         "SR16124": 3,
         "SR02047": "0.2",
     },
     "鱼香肉丝": {
-        "SR10219": 35,
+        "SR10060": 35,
         "SR11124": 30,
         "SR11950": 15,
         "SR11333": 30,
-        "SR04582": 9,
+        "SR04582": 7,
         "SR16124": 3,
         "SR19335": 3,
         "SR02048": 3,
@@ -110,15 +110,15 @@ MAIN_A = ["红烧鸡腿", "青椒肉丝", "清蒸鱼", "宫保鸡丁", "鱼香�
 MAIN_B = ["土豆烧牛肉", "番茄炒蛋", "麻婆豆腐", "红烧排骨", "虾仁炒蛋"]
 MAIN_HALAL = ["红烧鸡腿", "土豆烧牛肉", "清蒸鱼", "咖喱鸡块", "番茄炒蛋"]
 VEG_A = ["清炒小白菜", "蒜蓉西兰花", "醋溜白菜", "香菇青菜", "胡萝卜炒包菜"]
-VEG_B = ["清炒豆芽", "炒冬瓜", "凉拌黄瓜", "蒸南瓜", "清炒小白菜"]
+VEG_B = ["清炒豆芽", "炒冬瓜", "凉拌黄瓜", "香菇青菜", "清炒小白菜"]
 SOUPS = ["番茄蛋汤", "冬瓜海带汤", "豆腐青菜汤", "冬瓜海带汤", "番茄蛋汤"]
-FRUIT = ["苹果", "香蕉", "橘子", "苹果", "香蕉"]
+FRUIT = ["苹果", "香蕉", "香蕉", "苹果", "橘子"]
 BREAKFAST = [
-    ["小米粥", "肉包子", "牛奶"],
-    ["豆浆", "花卷", "鸡蛋", "核桃仁"],
-    ["小米粥", "馒头", "鸡蛋", "酸奶"],
+    ["小米粥", "肉包子", "酸奶", "香蕉"],
+    ["豆浆", "花卷", "鸡蛋", "苹果"],
+    ["小米粥", "花卷", "鸡蛋", "酸奶"],
     ["豆浆", "肉包子", "玉米"],
-    ["小米粥", "花卷", "鸡蛋", "牛奶"],
+    ["小米粥", "花卷", "鸡蛋", "橘子"],
 ]
 DINNER_MAIN = ["咖喱鸡块", "红烧排骨", "番茄炒蛋", "青椒肉丝", "土豆烧牛肉"]
 
@@ -161,17 +161,15 @@ def seed(ctx) -> None:
     dishes, lines = [], []
     by_school: dict = {}
     for school in ctx.progress(schools.values(), desc="菜品 dishes"):
-        # Older pupils get bigger portions (带量 by age): 12–14-year-olds need ~20 % more energy.
-        factor = Decimal("1.2") if school.stage in BOARDING_STAGES else Decimal(1)
+        # Older pupils get bigger portions (带量 by age): 12–14-year-olds need ~10–15 % more energy.
+        factor = Decimal("1.1") if school.stage in BOARDING_STAGES else Decimal(1)
         for name, recipe in DISHES.items():
             allergens, tags = _allergens_and_tags(list(recipe), ingredients)
             dish = Dish(school=school, name=name, allergens=allergens, diet_tags=tags, photo=photos[name])
             dishes.append(dish)
             by_school.setdefault(school.id, {})[name] = dish
             lines += [
-                RecipeLine(
-                    dish=dish, ingredient=ingredients[c], grams=(Decimal(str(g)) * factor).quantize(Decimal("0.1"))
-                )
+                RecipeLine(dish=dish, ingredient=ingredients[c], grams=_portion(ingredients[c], g, factor))
                 for c, g in recipe.items()
             ]
     Dish.objects.bulk_create(dishes, batch_size=1000)
@@ -272,6 +270,13 @@ def seed(ctx) -> None:
         target_id="demo",
         after={"campuses": len(campuses), "dishes": len(dishes), "menus": len(menus)},
     )
+
+
+def _portion(ingredient: Ingredient, grams, factor: Decimal) -> Decimal:
+    """Bigger portions for older pupils, but not more salt or seasoning."""
+    if ingredient.food_group in (FoodGroup.SALT, FoodGroup.CONDIMENT):
+        factor = Decimal(1)
+    return (Decimal(str(grams)) * factor).quantize(Decimal("0.1"))
 
 
 def _day_plan(kind: str, wd: int, own: dict) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ app_name = "meals"
 urlpatterns = [
     path("meals/", views.overview, name="overview"),
     path("meals/dishes/", views.dish_list, name="dishes"),
+    path("meals/my/", views.my_menus, name="my-menus"),
     path("meals/campus/<uuid:campus_id>/week/", views.week, name="week"),
     path("meals/campus/<uuid:campus_id>/week.pdf", views.week_pdf, name="week-pdf"),
     path("meals/campus/<uuid:campus_id>/day/<str:day>/", views.day_detail, name="day"),

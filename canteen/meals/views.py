@@ -366,3 +366,16 @@ def dish_list(request: HttpRequest) -> HttpResponse:
         {"dish": d, "nutrition": dish_totals(d).as_dict(), "allergens": allergen_badges(d.allergens)} for d in dishes
     ]
     return render(request, "meals/dishes.html", {"campus": campus, "campuses": campuses[:200], "rows": rows})
+
+
+@login_required
+def my_menus(request: HttpRequest) -> HttpResponse:
+    """For a parent: the menu page of each child's canteen (the same page as the QR code)."""
+    from canteen.org.models import Canteen, Student
+
+    campus_ids = Student.objects.visible_to(request.user).values_list("campus_id", flat=True)
+    canteens = list(Canteen.objects.filter(campus_id__in=campus_ids).select_related("campus__school"))
+    boards = [services.menu_board_ensure(canteen=c) for c in canteens]
+    if len(boards) == 1:
+        return redirect("meals:board-phone", token=boards[0].token)
+    return render(request, "meals/my_menus.html", {"boards": boards})

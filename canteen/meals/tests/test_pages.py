@@ -123,3 +123,12 @@ def test_forecast_page(client, world, today_setup):
     ).content.decode()
     assert "标准套餐A" in html
     assert "大米" in html
+
+
+def test_a_parent_reaches_the_childs_menu_from_the_menu(client, world, today_setup):
+    client.force_login(world.user(Role.GUARDIAN))
+    response = client.get("/meals/my/", follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "标准套餐A" in html
+    assert world.canteens[0].name in html

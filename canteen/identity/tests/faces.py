@@ -3,6 +3,7 @@
 from canteen.identity.samples import (  # noqa: F401
     ASSET_DIR,
     AUGMENTATIONS,
+    SamplesUnavailable,
     astronaut,
     group_photo,
     insightface_wheel,

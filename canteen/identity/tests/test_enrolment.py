@@ -25,8 +25,8 @@ def enrol(student, actor, photos, source=TemplateSource.GUARDIAN_UPLOAD, **kw):
     return services.face_enrol(student=student, actor=actor, photos=photos, source=source, **kw)
 
 
-def test_a_bad_photo_is_refused_with_its_number_and_nothing_is_stored(world, consented, portrait_jpegs):
-    group = faces.jpeg_bytes(faces.group_photo())
+def test_a_bad_photo_is_refused_with_its_number_and_nothing_is_stored(world, consented, portrait_jpegs, group_photo):
+    group = faces.jpeg_bytes(group_photo)
     with pytest.raises(PhotoRejected) as exc:
         enrol(consented, world.user(Role.GUARDIAN), [portrait_jpegs["astronaut"], group])
     assert exc.value.code == "several_faces"

@@ -17,7 +17,7 @@ def signed_in(client, user):
     return client
 
 
-def test_guardian_page_consent_upload_withdraw(world, client, portrait_jpegs):
+def test_guardian_page_consent_upload_withdraw(world, client, portrait_jpegs, group_photo):
     student = world.students[0]
     c = signed_in(client, world.user(Role.GUARDIAN))
     assert world.students[0].name in c.get(reverse("identity:children")).content.decode()
@@ -31,7 +31,7 @@ def test_guardian_page_consent_upload_withdraw(world, client, portrait_jpegs):
     assert FaceConsent.objects.filter(student=student, withdrawn_at__isnull=True).exists()
     r = c.post(
         reverse("identity:enrol", args=[student.pk]),
-        {"photos": SimpleUploadedFile("g.jpg", faces.jpeg_bytes(faces.group_photo()), "image/jpeg")},
+        {"photos": SimpleUploadedFile("g.jpg", faces.jpeg_bytes(group_photo), "image/jpeg")},
         follow=True,
     )
     assert "请只拍学生本人" in r.content.decode()

@@ -59,9 +59,9 @@ def test_no_face(engine):
     assert reason_of(engine, faces.jpeg_bytes(Image.fromarray(data.coffee()))) == "no_face"
 
 
-def test_several_faces(engine):
+def test_several_faces(engine, group_photo):
     with pytest.raises(PhotoRejected) as exc:
-        engine.embed_single(load_image(faces.jpeg_bytes(faces.group_photo())))
+        engine.embed_single(load_image(faces.jpeg_bytes(group_photo)))
     assert exc.value.code == "several_faces"
     assert exc.value.details["count"] >= 5
     assert str(exc.value.details["count"]) in exc.value.message_zh

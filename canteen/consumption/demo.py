@@ -40,12 +40,20 @@ def seed(ctx: DemoContext) -> None:
     )
     now = timezone.now()
     today = timezone.localdate()
-    plan = [(child, today - timedelta(days=back)) for child in children for back in range(DAYS_BACK, -1, -1)]
-    plan += [(student, today) for student in others]
-    for student, day in ctx.progress(plan, desc="消费记录 meal records"):
+    _serve_past_weekdays(children, today)
+    # The children's lunches of the last school days (the ledger counts the guardian's daily
+    # limit on the day a charge is posted, so a backfill of whole days would hit it), and
+    # every session so far today for a class of the first campus.
+    school_days = [
+        today - timedelta(days=b) for b in range(DAYS_BACK, 0, -1) if (today - timedelta(days=b)).weekday() < 5
+    ]
+    plan = [(child, day, ("lunch",)) for child in children for day in [*school_days[-4:], today]]
+    plan += [(student, today, tuple(MOMENTS)) for student in others]
+    for student, day, kinds in ctx.progress(plan, desc="消费记录 meal records"):
         _ensure_funds(student)
         window = _window_for(student, windows)
-        for kind, (hour, minute) in MOMENTS.items():
+        for kind in kinds:
+            hour, minute = MOMENTS[kind]
             at = timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour, minute=minute))
             at += timedelta(minutes=ctx.rng.randint(0, 25), seconds=ctx.rng.randint(0, 59))
             if at > now or window is None:
@@ -94,3 +102,35 @@ def _ensure_funds(student: Student) -> None:
         idempotency_key=f"demo-consumption-topup-{student.pk}",
         actor=None,
     )
+
+
+def _serve_past_weekdays(students: list[Student], today) -> None:
+    """The meals demo publishes this week's menus; for the children's statements to have a few
+    days of history, last week's school days at their campuses serve this week's Monday menu
+    again (published through meals' own services, like a canteen repeating a menu)."""
+    from canteen.meals import selectors as meals_selectors
+    from canteen.meals import services as meals_services
+    from canteen.meals.models import Dish, MealSession, SetMeal
+
+    monday = today - timedelta(days=today.weekday())
+    for campus in {s.campus for s in students}:
+        template = meals_selectors.menu_for_day(campus=campus, day=monday)
+        if not template:
+            continue
+        for back in range(1, DAYS_BACK + 1):
+            day = today - timedelta(days=back)
+            if day.weekday() >= 5 or day >= monday or meals_selectors.menu_for_day(campus=campus, day=day):
+                continue
+            for session_menu in template:
+                session = MealSession.objects.get(pk=session_menu.session_id)
+                entries = {
+                    SetMeal.objects.get(pk=sm.id): list(Dish.objects.filter(pk__in=[d.id for d in sm.dishes]))
+                    for sm in session_menu.set_meals
+                }
+                try:
+                    menu = meals_services.menu_set_entries(
+                        actor=None, campus=campus, session=session, day=day, entries=entries
+                    )
+                    meals_services.menu_publish(actor=None, menu=menu)
+                except DomainError:
+                    continue

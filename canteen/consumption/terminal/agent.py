@@ -3,6 +3,7 @@ rules. See store.py for the durability contract."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -23,6 +24,7 @@ from .kiosk import KioskState
 from .store import Store
 
 log = logging.getLogger("canteen.terminal")
+QR_PREFIX = "CQ1."  # identity's QR card tokens
 
 
 def _local_key(token: str) -> AESGCM:
@@ -102,6 +104,7 @@ class TerminalAgent:
         self._wake = threading.Event()
         self._sync_thread: threading.Thread | None = None
         self.stats: dict[str, list[float]] = {"identify_ms": [], "checkout_ms": []}
+        self._qr: Any = None
 
     # -- local sealed files ---------------------------------------------------------------
 
@@ -197,15 +200,19 @@ class TerminalAgent:
         # (77 ms per face on this CPU: embedding every face would multiply the wait).
         boxes = self.engine.detect(frame)
         if not boxes:
-            return None
+            # No face: perhaps a QR card held up to the same camera (the alternative to the
+            # face uses the same window, not a second-class queue).
+            return self._scan_qr(frame_ts, frame)
         embedding = self.engine.embed(frame, boxes[0])
         match = self.gallery.identify(embedding)
         self.stats["identify_ms"].append((time.perf_counter() - t0) * 1000)
-        now = time.time()
         subject = match.student_id or match.candidate_id or "?"
-        if now - self._recent.get(f"{match.decision}:{subject}", 0) < self.cooldown:
+        if match.decision == "reject":
+            scanned = self._scan_qr(frame_ts, frame)
+            if scanned:
+                return scanned
+        if not self._fresh(f"{match.decision}:{subject}"):
             return None  # the same student still standing there
-        self._recent[f"{match.decision}:{subject}"] = now
         if match.decision == "reject":
             self.kiosk.show(
                 "unknown", frame_ts=frame_ts, message="未能识别，请出示二维码或到人工窗口", online=self.online
@@ -231,6 +238,27 @@ class TerminalAgent:
             match_margin=round(float(match.margin), 4),
         )
 
+    def _fresh(self, subject: str) -> bool:
+        now = time.time()
+        if now - self._recent.get(subject, 0) < self.cooldown:
+            return False
+        self._recent[subject] = now
+        return True
+
+    def _scan_qr(self, frame_ts: float, frame: np.ndarray) -> str | None:
+        import cv2
+
+        if self._qr is None:
+            self._qr = cv2.QRCodeDetector()
+        try:
+            text, _points, _ = self._qr.detectAndDecode(frame)
+        except cv2.error:
+            return None
+        # Only the canteen's own cards; the token is verified by the server.
+        if not text or not text.startswith(QR_PREFIX) or not self._fresh(f"qr:{text}"):
+            return None
+        return self.checkout(student_id="", frame_ts=frame_ts, method="qr", qr_token=text)
+
     # -- checkout ---------------------------------------------------------------------------
 
     def _local_session(self, at: datetime) -> tuple[str, str]:
@@ -244,17 +272,22 @@ class TerminalAgent:
     def checkout(self, *, student_id: str, frame_ts: float, method: str = "face", **extra: Any) -> str:
         at = datetime.fromtimestamp(frame_ts).astimezone()
         key = f"{self.config.code or 'T'}-{uuid.uuid4().hex}"
-        body = {"method": method, "student_id": student_id, "identified_at": at.isoformat(), **extra}
+        body = {"method": method, "identified_at": at.isoformat(), **extra}
+        if student_id:
+            body["student_id"] = student_id
         served_on, session_kind = self._local_session(at)
+        # A QR card is matched to its student by the server; offline, the card itself is what
+        # the per-student limits count (by a hash: the queue's index holds no token).
+        local_id = student_id or "qr:" + hashlib.sha256(str(extra.get("qr_token", "")).encode()).hexdigest()[:24]
         self.store.add(
             key=key,
             body=body,
-            student_id=student_id,
+            student_id=local_id,
             amount_fen=self.config.offline_price_fen,
             served_on=served_on,
             session_kind=session_kind,
         )
-        student = self.roster.get(student_id) or {"id": student_id, "name": ""}
+        student = self.roster.get(student_id) or {"id": local_id, "name": "" if student_id else "二维码卡"}
         if not self.online and time.monotonic() - (self._offline_since or 0) < self.offline_retry_after:
             return self._serve_offline(key, student, frame_ts, served_on, session_kind)
         t0 = time.perf_counter()

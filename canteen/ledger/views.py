@@ -207,8 +207,74 @@ def finance_home(request: HttpRequest) -> HttpResponse:
             "closes": PeriodClose.objects.visible_to(request.user).select_related("campus")[:20],
             "reconciliations": Reconciliation.objects.visible_to(request.user)[:10],
             "subsidy_runs": SubsidyRun.objects.visible_to(request.user)[:10],
+            "campuses": Campus.objects.visible_to(request.user).order_by("code")[:200],
+            "token": _token(),
         },
     )
+
+
+def _student_by_number(request: HttpRequest) -> Student:
+    number = (request.POST.get("student_number") or "").strip()
+    students = Student.objects.visible_to(request.user).filter(student_number=number)
+    if request.POST.get("campus"):
+        students = students.filter(campus_id=request.POST["campus"])
+    found = list(students[:2])
+    if len(found) != 1:
+        raise DomainError(
+            "找不到该学号（或需选择校区）", "No such student number (or choose the campus)", code="not_found"
+        )
+    return found[0]
+
+
+@login_required
+@require_POST
+def office_top_up(request: HttpRequest) -> HttpResponse:
+    """Cash or a bank transfer received at the school office."""
+    if not (request.user.is_superuser or request.user.role in CLOSING_ROLES):
+        raise PermissionDenied
+    try:
+        student = _student_by_number(request)
+        posting = services.top_up(
+            student=student,
+            amount=_money(request.POST.get("amount")),
+            channel=request.POST.get("channel", ""),
+            idempotency_key=f"web:{request.POST.get('token', '')}",
+            actor=request.user,
+            provider_ref=request.POST.get("reference", "")[:120],
+        )
+        messages.success(
+            request,
+            tr(
+                f"已为 {student.name} 充值 {Money(posting.amount_fen)}",
+                f"Topped up {student.name}: {Money(posting.amount_fen)}",
+            ),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    return redirect("ledger:finance-home")
+
+
+@login_required
+@require_POST
+def office_close_account(request: HttpRequest) -> HttpResponse:
+    """A student leaves: the balance moves to refunds due and the wallet closes."""
+    if not (request.user.is_superuser or request.user.role in CLOSING_ROLES):
+        raise PermissionDenied
+    try:
+        student = _student_by_number(request)
+        posting = services.account_close(
+            student=student,
+            actor=request.user,
+            idempotency_key=f"web:{request.POST.get('token', '')}",
+            reason=request.POST.get("reason", "")[:200],
+        )
+        refund = Money(posting.amount_fen if posting else 0)
+        messages.success(
+            request, tr(f"{student.name} 已销户，应退 {refund}", f"{student.name}'s wallet closed; refund due {refund}")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    return redirect("ledger:finance-home")
 
 
 @login_required

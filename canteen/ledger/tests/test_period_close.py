@@ -96,3 +96,28 @@ def test_the_finance_page_closes_a_day(world, client):
     # A guardian has no business here.
     client.force_login(world.user(Role.GUARDIAN))
     assert client.get("/ledger/finance/").status_code == 403
+
+
+def test_the_school_office_records_cash_once_and_closes_a_leaving_students_wallet(world, client):
+    from canteen.ledger.selectors import balance_of
+
+    client.force_login(world.user(Role.CANTEEN_MANAGER))
+    student = world.students[0]
+    form = {
+        "campus": student.campus_id,
+        "student_number": student.student_number,
+        "amount": "120.50",
+        "channel": "cash",
+        "token": "form-1",
+    }
+    client.post("/ledger/finance/top-up/", form)
+    client.post("/ledger/finance/top-up/", form)  # a double click
+    assert balance_of(student=student) == Money(12_050)
+    far = world.students[-1]  # another school: not this manager's
+    client.post("/ledger/finance/top-up/", dict(form, student_number=far.student_number, campus="", token="form-2"))
+    assert balance_of(student=far) == Money(0)
+    client.post(
+        "/ledger/finance/close-account/", {"student_number": student.student_number, "reason": "转学", "token": "c1"}
+    )
+    assert balance_of(student=student) == Money(0)
+    assert Posting.objects.get(kind="closure").amount_fen == 12_050

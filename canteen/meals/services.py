@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -485,7 +485,7 @@ def menu_publish_week(*, actor: Any, campus: Campus, start: date, days: int = 7)
     """Publish every draft menu of a campus from `start` for `days` days; returns how many."""
     count = 0
     for menu in Menu.objects.filter(
-        campus=campus, day__gte=start, day__lt=start + timezone.timedelta(days=days), status=MenuStatus.DRAFT
+        campus=campus, day__gte=start, day__lt=start + timedelta(days=days), status=MenuStatus.DRAFT
     ):
         menu_publish(actor=actor, menu=menu)
         count += 1
@@ -614,3 +614,40 @@ def dish_generate_photo(*, dish: Dish) -> Dish:
     lines = [(line.ingredient, line.grams) for line in dish.lines.select_related("ingredient")]
     content = render_dish_photo(dish.name, colour_parts(lines))
     return dish_set_photo(dish=dish, filename=f"dish-{dish.id}.jpg", content=content)
+
+
+@transaction.atomic
+def menu_copy_week(*, actor: Any, campus: Campus, source_monday: date, target_monday: date) -> int:
+    """Draft next week's menus from a past week (same weekday and session): a canteen repeats a
+    good week and edits it. Days that already have a menu are left alone. Returns how many."""
+    copied = 0
+    existing = set(
+        Menu.objects.filter(
+            campus=campus, day__gte=target_monday, day__lt=target_monday + timedelta(days=7)
+        ).values_list("session_id", "day")
+    )
+    for menu in Menu.objects.filter(
+        campus=campus, day__gte=source_monday, day__lt=source_monday + timedelta(days=7)
+    ).select_related("session"):
+        day = target_monday + (menu.day - source_monday)
+        if (menu.session_id, day) in existing:
+            continue
+        entries: dict[SetMeal, list[Dish]] = {}
+        for entry in menu.entries.select_related("set_meal", "dish").order_by("set_meal__name", "position"):
+            entries.setdefault(entry.set_meal, []).append(entry.dish)
+        menu_set_entries(actor=actor, campus=campus, session=menu.session, day=day, entries=entries)
+        copied += 1
+    return copied
+
+
+def menu_start_draft(*, actor: Any, campus: Campus, session: MealSession, day: date) -> Menu:
+    """A new draft for a session-day, holding each active set meal's default dishes."""
+    existing = Menu.objects.filter(campus=campus, session=session, day=day).first()
+    if existing is not None:
+        return existing
+    entries = {
+        sm: list(sm.dishes.all())
+        for sm in SetMeal.objects.filter(campus=campus, active=True).prefetch_related("dishes")
+        if sm.dishes.exists()
+    }
+    return menu_set_entries(actor=actor, campus=campus, session=session, day=day, entries=entries)

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
@@ -125,7 +126,6 @@ def _qr_svg(url: str) -> str:
 @cache_control(max_age=30, public=True)
 def board(request: HttpRequest, token: str) -> HttpResponse:
     """The full-screen menu board of a canteen (no login: the token in the URL is the key)."""
-    from django.urls import reverse
     from django.utils.safestring import mark_safe
 
     now = timezone.now()
@@ -271,6 +271,11 @@ def day_detail(request: HttpRequest, campus_id, day: str) -> HttpResponse:
             "age_group": summary["age_group"],
             "check": selectors.latest_nutrition_check(campus=campus, day=the_day),
             "can_edit": request.user.is_superuser or request.user.role in EDITOR_ROLES,
+            "missing_sessions": [
+                sess
+                for sess in selectors.sessions_of(actor=request.user, campus=campus)
+                if sess.active and sess.id not in {m.session_id for m in menus}
+            ],
         },
     )
 
@@ -379,3 +384,55 @@ def my_menus(request: HttpRequest) -> HttpResponse:
     if len(boards) == 1:
         return redirect("meals:board-phone", token=boards[0].token)
     return render(request, "meals/my_menus.html", {"boards": boards})
+
+
+@login_required
+@require_POST
+def menu_new(request: HttpRequest, campus_id, day: str, kind: str) -> HttpResponse:
+    """Start a draft menu for a session of a day (from the set meals' default dishes)."""
+    if not (request.user.is_superuser or request.user.role in EDITOR_ROLES):
+        raise PermissionDenied
+    campus, _ = _campus_for(request, campus_id)
+    if campus.id != campus_id:
+        raise Http404("campus")
+    session = get_object_or_404(selectors.sessions_of(actor=request.user, campus=campus), kind=kind)
+    menu = services.menu_start_draft(actor=request.user, campus=campus, session=session, day=_parse_day(day, None))
+    return redirect("meals:menu-edit", menu_id=menu.id)
+
+
+@login_required
+@require_POST
+def week_copy(request: HttpRequest, campus_id) -> HttpResponse:
+    """Draft the shown week from the week before (days that have menus are kept)."""
+    if not (request.user.is_superuser or request.user.role in EDITOR_ROLES):
+        raise PermissionDenied
+    campus, _ = _campus_for(request, campus_id)
+    if campus.id != campus_id:
+        raise Http404("campus")
+    target = _monday(_parse_day(request.POST.get("start"), timezone.localdate()))
+    copied = services.menu_copy_week(
+        actor=request.user, campus=campus, source_monday=target - timedelta(days=7), target_monday=target
+    )
+    messages.success(
+        request, tr(f"已从上周复制 {copied} 份菜单草稿", f"{copied} draft menus copied from the week before")
+    )
+    return redirect(f"{reverse('meals:week', kwargs={'campus_id': campus.id})}?start={target.isoformat()}")
+
+
+@login_required
+@require_POST
+def week_publish(request: HttpRequest, campus_id) -> HttpResponse:
+    """Publish every draft of the shown week."""
+    if not (request.user.is_superuser or request.user.role in EDITOR_ROLES):
+        raise PermissionDenied
+    campus, _ = _campus_for(request, campus_id)
+    if campus.id != campus_id:
+        raise Http404("campus")
+    start = _monday(_parse_day(request.POST.get("start"), timezone.localdate()))
+    try:
+        count = services.menu_publish_week(actor=request.user, campus=campus, start=start)
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    else:
+        messages.success(request, tr(f"已发布 {count} 份菜单", f"{count} menus published"))
+    return redirect(f"{reverse('meals:week', kwargs={'campus_id': campus.id})}?start={start.isoformat()}")

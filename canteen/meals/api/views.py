@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -160,7 +160,7 @@ class Forecast(APIView):
     def get(self, request: Request, campus_id) -> Response:
         """Portions per set meal and dish for a day (default tomorrow) and the ingredients needed."""
         campus = _campus(request, campus_id)
-        day = _day(request, timezone.localdate() + timezone.timedelta(days=1))
+        day = _day(request, timezone.localdate() + timedelta(days=1))
         return Response(
             {
                 "campus_id": str(campus.id),

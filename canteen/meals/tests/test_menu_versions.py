@@ -9,7 +9,7 @@ from canteen.core.models import AuditEvent, OutboxEvent
 from canteen.meals import selectors, services
 from canteen.meals.choices import MenuStatus, SessionKind
 from canteen.meals.errors import ChangeReasonRequired, EmptyMenu, WrongCampus
-from canteen.meals.models import MenuVersion
+from canteen.meals.models import Menu, MenuVersion
 from canteen.meals.tests.factories import make_meal_setup
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,57 @@ def test_another_campus_set_meal_or_session_is_refused(world, setup):
             day=DAY,
             entries={setup.set_meals["A"]: [draft_dish]},
         )
+
+
+def test_copying_a_week_drafts_the_next_one_and_keeps_existing_days(world, setup):
+    monday = date(2026, 11, 23)
+    source = services.menu_publish(
+        actor=None,
+        menu=services.menu_set_entries(
+            actor=None,
+            campus=setup.campus,
+            session=setup.sessions[SessionKind.LUNCH],
+            day=monday,
+            entries={setup.set_meals["A"]: [setup.dishes["米饭"], setup.dishes["番茄炒蛋"]]},
+        ),
+    )
+    services.menu_set_entries(
+        actor=None,
+        campus=setup.campus,
+        session=setup.sessions[SessionKind.LUNCH],
+        day=date(2026, 11, 24),
+        entries={setup.set_meals["B"]: [setup.dishes["馒头"]]},
+    )
+    draft(setup, ["米饭"])  # DAY, 2026-11-25, a Wednesday
+    # next Tuesday already has a menu: it is kept
+    kept = services.menu_set_entries(
+        actor=None,
+        campus=setup.campus,
+        session=setup.sessions[SessionKind.LUNCH],
+        day=date(2026, 12, 1),
+        entries={setup.set_meals["A"]: [setup.dishes["小米粥"]]},
+    )
+    copied = services.menu_copy_week(
+        actor=None, campus=setup.campus, source_monday=monday, target_monday=date(2026, 11, 30)
+    )
+    assert copied == 2  # Monday and Wednesday; Tuesday kept
+    new_monday = Menu.objects.get(campus=setup.campus, day=date(2026, 11, 30))
+    assert new_monday.status == MenuStatus.DRAFT
+    assert services.menu_snapshot(new_monday) == services.menu_snapshot(source)
+    assert services.menu_snapshot(kept) == {"标准套餐A": {"price_fen": 600, "dishes": ["小米粥"]}}
+    assert services.menu_publish_week(actor=None, campus=setup.campus, start=date(2026, 11, 30)) == 3
+    assert not Menu.objects.filter(campus=setup.campus, status=MenuStatus.DRAFT).exclude(day__lt=date(2026, 11, 30))
+
+
+def test_a_new_draft_starts_from_the_set_meals_default_dishes(setup):
+    menu = services.menu_start_draft(
+        actor=None, campus=setup.campus, session=setup.sessions[SessionKind.LUNCH], day=DAY
+    )
+    snapshot = services.menu_snapshot(menu)
+    assert set(snapshot) == {"标准套餐A", "套餐B", "清真套餐"}
+    assert sorted(snapshot["套餐B"]["dishes"]) == sorted(["米饭", "土豆烧鸡", "花生拌菠菜"])
+    # asking again returns the same draft
+    assert (
+        services.menu_start_draft(actor=None, campus=setup.campus, session=setup.sessions[SessionKind.LUNCH], day=DAY)
+        == menu
+    )

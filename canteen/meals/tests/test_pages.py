@@ -132,3 +132,24 @@ def test_a_parent_reaches_the_childs_menu_from_the_menu(client, world, today_set
     html = response.content.decode()
     assert "标准套餐A" in html
     assert world.canteens[0].name in html
+
+
+def test_manager_starts_copies_and_publishes_menus_from_the_pages(client, world):
+    from canteen.meals.models import Menu
+
+    setup = make_meal_setup(world.campuses[0])
+    client.force_login(world.user(Role.CANTEEN_MANAGER))
+    day = timezone.localdate() + timedelta(days=1)
+    response = client.post(f"/meals/campus/{setup.campus.id}/day/{day.isoformat()}/new/lunch/")
+    menu = Menu.objects.get(campus=setup.campus, day=day)
+    assert response.status_code == 302
+    assert response["Location"] == f"/meals/menu/{menu.id}/edit/"
+    start = day - timedelta(days=day.weekday())
+    response = client.post(f"/meals/campus/{setup.campus.id}/week/publish/", {"start": start.isoformat()})
+    assert response.status_code == 302
+    menu.refresh_from_db()
+    assert menu.status == "published"
+    response = client.post(
+        f"/meals/campus/{setup.campus.id}/week/copy/", {"start": (start + timedelta(days=7)).isoformat()}
+    )
+    assert Menu.objects.filter(campus=setup.campus, day=day + timedelta(days=7), status="draft").exists()

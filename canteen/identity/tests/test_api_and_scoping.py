@@ -138,3 +138,17 @@ def test_the_kept_photo_is_served_to_window_staff_only_and_templates_never(world
     # No response of the student endpoints carries template bytes.
     body = as_user(api_client, world.user(Role.SCHOOL_ADMIN)).get(f"{API}/students/{student.pk}/").content
     assert b"sealed" not in body
+
+
+def test_withdrawal_through_the_api_moves_the_version_a_terminal_polls(world, api_client, portrait_jpegs):
+    student = world.students[0]
+    consent_and_enrol(student, portrait_jpegs["astronaut"])
+    staff = as_user(api_client, world.user(Role.WINDOW_OPERATOR))
+    before = staff.get(f"{API}/campuses/{student.campus_id}/gallery-version/").json()["version"]
+    guardian = as_user(api_client, world.user(Role.GUARDIAN))
+    r = guardian.post(f"{API}/students/{student.pk}/consent/withdraw/", {"reason": "moving"}, format="json")
+    assert r.status_code == 200
+    assert r.json()["withdrawn_at"]
+    staff = as_user(api_client, world.user(Role.WINDOW_OPERATOR))
+    assert staff.get(f"{API}/campuses/{student.campus_id}/gallery-version/").json()["version"] == before + 1
+    assert guardian.post(f"{API}/students/{student.pk}/consent/withdraw/", {}, format="json").status_code == 403

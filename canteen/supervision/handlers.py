@@ -160,6 +160,35 @@ once("ledger.supplier_paid")(_ledger("food_spend_fen"))
 # ------------------------------------------------------------------ procurement
 
 
+def _categories_of_lines(lines: list, accepted_fen: int) -> dict[str, int] | None:
+    """Accepted amount per food category, from procurement's delivery lines (price and item
+    category are not in the event). The rounding matches procurement's, and any remainder is
+    kept uncategorised, so the categories always add up to the accepted amount."""
+    from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+    try:
+        from canteen.procurement.models import DeliveryLine
+    except ImportError:
+        return None
+    quantities = {}
+    for line in lines:
+        if isinstance(line, dict) and line.get("line_id"):
+            try:
+                quantities[str(line["line_id"])] = Decimal(str(line.get("accepted_quantity") or 0))
+            except InvalidOperation:
+                return None
+    if not quantities:
+        return None
+    out: dict[str, int] = {}
+    for row in DeliveryLine.objects.filter(pk__in=list(quantities)).values("pk", "price_fen", "item__category"):
+        fen = int((quantities[str(row["pk"])] * row["price_fen"]).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+        out[row["item__category"]] = out.get(row["item__category"], 0) + fen
+    remainder = accepted_fen - sum(out.values())
+    if remainder:
+        out[""] = out.get("", 0) + remainder
+    return out
+
+
 def _spend(event: Event, keys: rollups.OrgKeys, day: Any, amount: int) -> None:
     p = event.payload
     supplier_id = str(p.get("supplier_id") or "")
@@ -178,6 +207,8 @@ def _spend(event: Event, keys: rollups.OrgKeys, day: Any, amount: int) -> None:
         for line in lines:
             category = str(line.get("category") or "")
             categories[category] = categories.get(category, 0) + _int(line.get("amount_fen"))
+    if not categories and isinstance(lines, list) and lines:
+        categories = _categories_of_lines(lines, amount)
     if isinstance(categories, dict) and categories:
         for category, fen in categories.items():
             rollups.spend_add(

@@ -304,6 +304,18 @@ def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | N
     }
 
 
+def _category_label(code: str) -> str:
+    if not code:
+        return tr("未分类", "Uncategorised")
+    try:
+        from canteen.procurement.choices import ItemCategory
+
+        zh, _, en = ItemCategory(code).label.partition(" ")
+        return tr(zh, en)
+    except (ImportError, ValueError):
+        return code
+
+
 def spend_breakdown(qs: QuerySet, top: int = 10) -> dict[str, Any]:
     """Spend by supplier and by category from one grouped scan of a spend rollup."""
     by_supplier: dict[str, dict[str, Any]] = {}
@@ -315,7 +327,7 @@ def spend_breakdown(qs: QuerySet, top: int = 10) -> dict[str, Any]:
             {"supplier_id": r["supplier_id"], "name": r["name"] or r["supplier_id"][:8], "amount_fen": 0},
         )
         entry["amount_fen"] += amount
-        category = r["category"] or tr("未分类", "Uncategorised")
+        category = _category_label(r["category"])
         by_category[category] = by_category.get(category, 0) + amount
     return {
         "by_supplier": sorted(by_supplier.values(), key=lambda e: -e["amount_fen"])[:top],

@@ -457,15 +457,30 @@ def meal_charge(
     actor: Any = None,
     memo: str = "",
     meal_ref: str = "",
+    served_on: date | None = None,
 ) -> Posting:
     """Charge a meal to the student's wallet and credit the campus revenue.
 
     The same key returns the same posting. Raises InsufficientFunds when the wallet would fall
     below its floor, DailyLimitExceeded past the guardian's limit, AccountClosed, PeriodClosed.
     The posting itself is the audit record (actor, key, memo): one row per meal, not two.
+
+    `served_on` (an offline meal synced later, a backfill) dates the posting on the day the
+    meal was served if that day's books are still open, else today (the open period). The
+    guardian's daily limit governs today's spending only: a meal already eaten on an earlier
+    day is charged without it.
     """
     fen = _positive(amount)
     scope = campus_scope(campus)
+    today = timezone.localdate()
+    on = today
+    if served_on is not None and served_on < today:
+        closed_through = Book.objects.filter(campus_id=scope.campus_id).values_list("closed_through", flat=True).first()
+        if closed_through is None or served_on > closed_through:
+            on = served_on
+        else:
+            memo = f"{memo}（{served_on.isoformat()} 补记）"
+    spend = fen if on == today else 0
 
     def work() -> Posting:
         wallet = wallet_ref(student)
@@ -473,10 +488,11 @@ def meal_charge(
         return _post(
             kind=PostingKind.MEAL_CHARGE,
             key=idempotency_key,
-            legs=[Leg(wallet, -fen, guard=True, spend_fen=fen), Leg(revenue, fen)],
+            legs=[Leg(wallet, -fen, guard=True, spend_fen=spend), Leg(revenue, fen)],
             amount_fen=fen,
             actor=actor,
             memo=memo,
+            on=on,
             scope=scope,
             student=student,
             channel=Channel.TERMINAL,
@@ -522,11 +538,9 @@ def _reverse(*, posting: Posting, actor: Any, reason: str, idempotency_key: str,
             ref = AccountRef(account.pk, account.kind, account.code, account.tracks_balance)
             # Taking money back out of an account (a wallet or payable) is guarded like any debit.
             guarded = -entry.amount_fen < 0 and account.floor_fen is not None
-            spend = (
-                -entry.amount_fen
-                if (posting.kind == PostingKind.MEAL_CHARGE and account.kind == AccountKind.WALLET)
-                else 0
-            )
+            # A voided meal of today gives its amount back to today's spending limit.
+            todays_meal = posting.kind == PostingKind.MEAL_CHARGE and posting.on == timezone.localdate()
+            spend = -entry.amount_fen if (todays_meal and account.kind == AccountKind.WALLET) else 0
             legs.append(Leg(ref, -entry.amount_fen, guard=guarded, spend_fen=spend))
         reversal = _post(
             kind=kind,

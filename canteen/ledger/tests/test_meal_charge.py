@@ -121,3 +121,32 @@ def test_postings_are_append_only(world, funded):
         Posting.objects.filter(pk=charge.pk).update(amount_fen=1)
     with pytest.raises(TypeError):
         charge.entries.all().delete()
+
+
+def test_an_offline_meal_is_dated_on_the_day_it_was_served_without_todays_limit(world, funded):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Account.objects.filter(code=f"wallet:{funded.pk}").update(daily_limit_fen=500)
+    yesterday = timezone.localdate() - timedelta(days=1)
+    posting = services.meal_charge(
+        student=funded, amount=Money(650), idempotency_key="off-1", campus=funded.campus, served_on=yesterday
+    )
+    assert posting.on == yesterday
+    # Today's limit is untouched by yesterday's meal.
+    services.meal_charge(student=funded, amount=Money(500), idempotency_key="today", campus=funded.campus)
+
+
+def test_an_offline_meal_of_a_closed_day_goes_to_the_open_period(world, funded):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    services.period_close(campus=funded.campus, through=yesterday, actor=None)
+    posting = services.meal_charge(
+        student=funded, amount=Money(650), idempotency_key="off-2", campus=funded.campus, served_on=yesterday
+    )
+    assert posting.on == timezone.localdate()
+    assert yesterday.isoformat() in posting.memo

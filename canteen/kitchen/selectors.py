@@ -34,6 +34,13 @@ class CameraView:
     health: CameraHealth | None
     status: str
 
+    @property
+    def status_label(self) -> str:
+        from canteen.core.i18n import tr
+
+        zh, _, en = str(HealthStatus(self.status).label).partition(" ")
+        return tr(zh, en)
+
 
 def cameras_visible(
     *,

@@ -22,7 +22,7 @@ from ..choices import Codec, HealthStatus
 from ..models import Camera, CameraHealth
 from . import ffmpeg as ff
 from .config import StreamConfig
-from .recordings import enforce_retention, index_segments, segment_files
+from .recordings import enforce_retention, index_segments, segment_files, sweep_orphans
 
 log = logging.getLogger("canteen.kitchen.streams")
 
@@ -178,6 +178,7 @@ class StreamSupervisor:
         self._last_health = 0.0
         self._last_retention = 0.0
         self._last_sync = 0.0
+        self._last_orphans = 0.0
 
     # -- cameras ---------------------------------------------------------------------------
     def sync_cameras(self) -> None:
@@ -248,6 +249,9 @@ class StreamSupervisor:
                     index_segments(self.config, cameras[camera_id], writing=relay.running)
             open_files = {p for r in self.relays.values() if (p := r.open_segment())}
             enforce_retention(self.config, open_files=open_files)
+            if time.monotonic() - self._last_orphans >= 3600:
+                self._last_orphans = time.monotonic()
+                sweep_orphans(self.config, open_files=open_files)
         except DatabaseError:
             log.exception("recordings maintenance failed")
             close_old_connections()

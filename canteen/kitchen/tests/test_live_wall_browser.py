@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -66,9 +67,13 @@ def test_live_wall_plays_a_camera_and_shows_its_health(
     first = page.evaluate("document.querySelector('video').currentTime")
     page.wait_for_timeout(1500)
     later = page.evaluate("document.querySelector('video').currentTime")
+    if os.environ.get("KITCHEN_SCREENSHOT"):
+        page.screenshot(path=os.environ["KITCHEN_SCREENSHOT"])
     assert later > first, "the live view must keep playing"
     page.reload()
     page.wait_for_selector("[data-testid=health]")
-    assert page.locator("[data-testid=health]").first.inner_text().startswith("online")
+    badge = page.locator("[data-testid=health]").first
+    assert badge.get_attribute("data-status") == "online"
+    assert badge.inner_text().startswith("在线")  # zh-CN browser: Chinese first
     page.goto(f"{live_server.url}/kitchen/live/?status=offline")
     assert page.locator("[data-testid=tile]").count() == 0

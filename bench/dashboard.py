@@ -282,11 +282,13 @@ def main() -> None:
         cur.execute("ANALYZE")
         cur.execute(
             "SELECT (SELECT count(*) FROM supervision_dailycampusstats), (SELECT count(*) FROM supervision_hourlycampusmeals),"
-            " (SELECT count(*) FROM supervision_dailyspend)"
+            " (SELECT count(*) FROM supervision_dailyspend), (SELECT count(*) FROM supervision_dailydistrictstats),"
+            " (SELECT count(*) FROM supervision_districtspend)"
         )
-        daily_n, hourly_n, spend_n = cur.fetchone()
+        daily_n, hourly_n, spend_n, ddaily_n, dspend_n = cur.fetchone()
     print(
-        f"rollups: daily={daily_n:,} hourly={hourly_n:,} spend={spend_n:,} cases={len(cases):,} "
+        f"rollups: daily={daily_n:,} hourly={hourly_n:,} spend={spend_n:,} district daily={ddaily_n:,} "
+        f"district spend={dspend_n:,} cases={len(cases):,} "
         f"in {time.perf_counter() - t0:.0f}s"
     )
 

@@ -315,11 +315,13 @@ def main() -> None:
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept bench database (skips loading)")
     args = parser.parse_args()
     campuses_n, days_n = (5, 40) if args.small else (51, 250)
 
-    admin_sql(f"DROP DATABASE IF EXISTS {DB}")
-    admin_sql(f"CREATE DATABASE {DB}")
+    if not args.reuse:
+        admin_sql(f"DROP DATABASE IF EXISTS {DB}")
+        admin_sql(f"CREATE DATABASE {DB}")
     try:
         import django
 
@@ -332,7 +334,12 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         rng = random.Random(2026)
         t0 = time.perf_counter()
-        codes = build(campuses_n, days_n, rng)
+        from canteen.trace.models import TraceCode
+
+        if args.reuse and TraceCode.objects.exists():
+            codes = list(TraceCode.objects.values_list("code", flat=True))
+        else:
+            codes = build(campuses_n, days_n, rng)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
             cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")

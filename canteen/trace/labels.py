@@ -106,3 +106,25 @@ def label_pdf(labels: list[dict[str, Any]], *, fmt_key: str = "50x30") -> bytes:
     pdf.setTitle("溯源标签 Trace labels")
     pdf.save()
     return buffer.getvalue()
+
+
+def qc_preview_png(data: bytes, *, width_px: int = 900) -> bytes | None:
+    """First page of a PDF (or an image) as a PNG at most `width_px` wide; None if unreadable."""
+    from PIL import Image
+
+    try:
+        if data[:5] == b"%PDF-":
+            import pypdfium2 as pdfium
+
+            page = pdfium.PdfDocument(data)[0]
+            w, _h = page.get_size()
+            image = page.render(scale=min(3.0, width_px / max(w, 1))).to_pil()
+        else:
+            image = Image.open(io.BytesIO(data))
+            image.thumbnail((width_px, width_px * 2))
+            image = image.convert("RGB")
+    except Exception:  # an unreadable upload shows as "not available", never as a 500
+        return None
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

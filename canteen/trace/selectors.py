@@ -45,12 +45,28 @@ def _dish_uri(campus_code: str, day: date, meal_kind: str, dish_id: Any) -> str:
     return f"urn:canteen:dish:{campus_code}:{day.isoformat()}:{meal_kind or 'meal'}:{dish_id or 'meal'}"
 
 
+QUICK_TEST_NAMES = {
+    "pesticide_residue": ("农药残留（酶抑制率）", "Pesticide residue (enzyme inhibition)"),
+    "clenbuterol": ("瘦肉精（克伦特罗）", "Clenbuterol"),
+    "ractopamine": ("莱克多巴胺", "Ractopamine"),
+    "salbutamol": ("沙丁胺醇", "Salbutamol"),
+    "formaldehyde": ("甲醛", "Formaldehyde"),
+    "sulfur_dioxide": ("二氧化硫", "Sulfur dioxide"),
+    "nitrite": ("亚硝酸盐", "Nitrite"),
+    "malachite_green": ("孔雀石绿", "Malachite green"),
+}
+
+
+def _choice_label(label: Any) -> str:
+    """Our choice labels read "中文 English"; show the half for the current language."""
+    zh, _, en = str(label).partition(" ")
+    return tr(zh, en or zh)
+
+
 def _meal_label(kind: str) -> str:
     from canteen.procurement.choices import MealKind
 
-    label = dict(MealKind.choices).get(kind, kind or "")
-    zh, _, en = label.partition(" ")
-    return tr(zh, en or zh)
+    return _choice_label(dict(MealKind.choices).get(kind, kind or ""))
 
 
 def _dish_key(dish: dict[str, Any]) -> str | None:
@@ -337,7 +353,7 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
         breaks = list(track.breaks.all())
         tracks.append(
             {
-                "profile": track.get_profile_display(),
+                "profile": _choice_label(track.get_profile_display()),
                 "min_c": track.min_c,
                 "max_c": track.max_c,
                 "started_at": track.started_at,
@@ -358,7 +374,7 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
     )
     tests = [
         {
-            "test": str(t.get("test", "")),
+            "test": tr(*QUICK_TEST_NAMES[t["test"]]) if t.get("test") in QUICK_TEST_NAMES else str(t.get("test", "")),
             "value": str(t.get("value", "")),
             "unit": str(t.get("unit", "")),
             "passed": bool(t.get("passed", True)),
@@ -372,8 +388,8 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
         "lot": code.lot,
         "item": batch.item.name,
         "item_spec": batch.item.spec,
-        "category": batch.item.get_category_display(),
-        "storage": batch.item.get_storage_display(),
+        "category": _choice_label(batch.item.get_category_display()),
+        "storage": _choice_label(batch.item.get_storage_display()),
         "producer": batch.producer,
         "producer_licence": batch.producer_licence,
         "origin": batch.origin,
@@ -394,7 +410,7 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
         or str(batch.qc_report).lower().endswith(".pdf"),
         "quick_tests": tests,
         "acceptance": {
-            "result": acceptance.get_result_display() if acceptance else batch.get_status_display(),
+            "result": _choice_label(acceptance.get_result_display() if acceptance else batch.get_status_display()),
             "result_code": acceptance.result if acceptance else batch.status,
             "reason": acceptance.reason if acceptance else "",
             "checked_at": acceptance.checked_at if acceptance else batch.accepted_at,

@@ -8,6 +8,7 @@ app_name = "trace"
 urlpatterns = [
     path("t/<str:code>", views.public_page, name="public"),
     path("t/<str:code>/qc", views.public_qc_report, name="public-qc"),
+    path("t/<str:code>/qc.png", views.public_qc_preview, name="public-qc-preview"),
     path("t/<str:code>/qr.png", views.public_qr, name="public-qr"),
     path("t/01/<str:gtin>/10/<str:lot>", views.digital_link, name="digital-link"),
     path("trace/codes/", views.codes, name="codes"),

@@ -20,6 +20,7 @@ from . import labels, selectors, services, sources
 from .models import TraceCode
 
 PUBLIC_RATE_PER_MINUTE = 120
+MAX_QC_BYTES = 20 * 1024 * 1024
 
 
 def _rate_limited(request: HttpRequest) -> bool:
@@ -114,6 +115,34 @@ def public_qc_report(request: HttpRequest, code: str) -> FileResponse:
     response["Content-Disposition"] = "inline"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+def public_qc_preview(request: HttpRequest, code: str) -> HttpResponse:
+    """The QC report as an image, so it shows inline on any phone (most mobile browsers do not
+    render a PDF inside a page): the first page of a PDF rendered to PNG, or the image itself."""
+    if _rate_limited(request):
+        return _too_many()
+    trace_code = selectors.trace_code_by_code(code)
+    if trace_code is None:
+        raise Http404
+    batch = sources.batch_for_trace(trace_code.batch_id)
+    if not batch.qc_report:
+        raise Http404
+    key = f"trace-qc-preview:{batch.pk}:{batch.qc_report_sha256 or batch.qc_report.name}"
+    png = cache.get(key)
+    if png is None:
+        with batch.qc_report.open("rb") as handle:
+            data = handle.read(MAX_QC_BYTES + 1)
+        if len(data) > MAX_QC_BYTES:
+            raise Http404
+        png = labels.qc_preview_png(data)
+        if png is None:
+            raise Http404
+        cache.set(key, png, timeout=3600)
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "public, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

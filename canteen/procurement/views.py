@@ -548,6 +548,7 @@ def accept(request: HttpRequest, delivery_id: str) -> HttpResponse:
             "lines": lines,
             "results": CheckResult.choices,
             "decided": delivery.status not in ("dispatched", "arrived"),
+            "can_check": request.user.is_superuser or request.user.role in CAMPUS_ROLES,
             "history": delivery.history.all(),
         },
     )

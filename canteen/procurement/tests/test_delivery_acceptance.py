@@ -279,3 +279,25 @@ def test_supplier_sees_only_its_deliveries(proc, shipped):
     assert list(selectors.delivery_list(actor=proc.user(Role.SUPPLIER_USER))) == [delivery]
     assert list(selectors.delivery_list(actor=proc.user(Role.STOREKEEPER))) == [delivery]
     assert list(selectors.delivery_list(actor=proc.user(Role.GUARDIAN))) == []
+
+
+def test_delivery_transition_accepts_exactly_the_declared_moves(proc, shipped):
+    from django.db import transaction
+
+    from canteen.procurement.models import Delivery
+
+    _, delivery = shipped
+    for from_status in DeliveryStatus.values:
+        for to_status in DeliveryStatus.values:
+            Delivery.objects.filter(pk=delivery.pk).update(status=from_status)
+            delivery.refresh_from_db()
+            allowed = to_status in DELIVERY_MOVES[from_status]
+            try:
+                with transaction.atomic():
+                    services.delivery_transition(delivery=delivery, to_status=to_status, actor=None)
+                    assert delivery.history.last().to_status == to_status
+                    raise RuntimeError("rollback")
+            except InvalidTransition:
+                assert not allowed, (from_status, to_status)
+            except RuntimeError:
+                assert allowed, (from_status, to_status)

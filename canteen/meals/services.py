@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
+from canteen.core.errors import Conflict
 from canteen.core.events import publish
 from canteen.core.money import Money
 from canteen.org.models import Campus, Canteen, School, Student
@@ -285,6 +286,10 @@ def set_meal_create(
     for dish in dishes:
         if dish.school_id != campus.school_id:
             raise WrongCampus(details={"dish": str(dish.id)})
+    if SetMeal.objects.filter(campus=campus, name=name.strip()).exists():
+        raise Conflict(
+            "该校区已有同名套餐", "This campus already has a set meal of that name", code="meals_set_meal_exists"
+        )
     if is_default:
         SetMeal.objects.filter(campus=campus, is_default=True).update(is_default=False)
     set_meal = SetMeal.objects.create(

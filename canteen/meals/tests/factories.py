@@ -78,6 +78,10 @@ def make_meal_setup(
             actor=actor, campus=campus, kind=kind, serve_start=start, serve_end=end
         )
     for key, (name, price, diet, default, dishes) in SET_MEALS.items():
+        existing = SetMeal.objects.filter(campus=campus, name=name).first()
+        if existing is not None:  # a second call for the same campus (another day)
+            setup.set_meals[key] = existing
+            continue
         setup.set_meals[key] = services.set_meal_create(
             actor=actor,
             campus=campus,

@@ -100,3 +100,54 @@ def test_ingredient_demand_for_procurement_lists_linked_items(world):
 
 def test_no_menu_no_forecast(campus_setup):
     assert forecast.forecast_dishes(campus=campus_setup.campus, day=TOMORROW + timedelta(days=1)) == []
+
+
+def test_turn_out_comes_from_consumptions_meal_records_when_there_are_any(db):
+    """Meals served at the window (consumption's records) are the history the forecast uses."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from canteen.consumption import services as consumption
+    from canteen.core.money import Money
+    from canteen.ledger import services as ledger
+    from canteen.org.choices import Role
+
+    world = make_world(students_per_campus=8, tag="R")
+    campus = world.campuses[0]
+    students = [s for s in world.students if s.campus_id == campus.id]
+    window = world.windows[0]
+    operator = world.user(Role.WINDOW_OPERATOR)
+    past = [TOMORROW - timedelta(days=n) for n in (1, 2, 3)]
+    make_meal_setup(campus, day=past[0])
+    for day in past[1:] + [TOMORROW]:
+        make_meal_setup(campus, day=day)
+    for student in students:
+        ledger.top_up(
+            student=student,
+            amount=Money.from_yuan("100"),
+            channel="cash",
+            idempotency_key=f"t-{student.pk}",
+            actor=None,
+        )
+    # On each of the three days, 6 of the 8 planned students ate (the default 标准套餐A).
+    for day in past:
+        at = datetime.combine(day, time(12, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
+        for student in students[:6]:
+            consumption.checkout_record(
+                student=student,
+                method="manual",
+                idempotency_key=f"{student.pk}-{day}",
+                actor=operator,
+                window=window,
+                at=at,
+            )
+    history = forecast.served_history(campus=campus, start=past[-1], end=past[0])
+    assert sum(history.values()) == 18
+    (row,) = forecast.forecast_set_meals(campus=campus, day=TOMORROW)
+    assert (row.set_meal_name, row.planned, row.history_days, row.ratio, row.portions) == (
+        "标准套餐A",
+        8,
+        3,
+        D("0.750"),
+        6,
+    )

@@ -207,3 +207,15 @@ def test_a_new_draft_starts_from_the_set_meals_default_dishes(setup):
         services.menu_start_draft(actor=None, campus=setup.campus, session=setup.sessions[SessionKind.LUNCH], day=DAY)
         == menu
     )
+
+
+def test_set_meal_names_are_unique_per_campus_and_prices_are_money(setup):
+    from canteen.core.errors import Conflict
+    from canteen.core.money import Money
+
+    with pytest.raises(Conflict):
+        services.set_meal_create(actor=None, campus=setup.campus, name="标准套餐A", price=Money(500))
+    with pytest.raises(WrongCampus):
+        services.set_meal_create(actor=None, campus=setup.campus, name="套餐C", price=5)
+    with pytest.raises(WrongCampus):
+        services.set_meal_create(actor=None, campus=setup.campus, name="套餐D", price=Money(-1))

@@ -44,8 +44,11 @@ def derived_key(purpose: str) -> bytes:
     return _derive(key_b64, purpose)
 
 
-def _key() -> AESGCM:
-    return AESGCM(derived_key("canteen.identity.at-rest.v1"))
+_AT_REST = "canteen.identity.at-rest.v1"
+
+
+def _key(key_b64: str | None = None) -> AESGCM:
+    return AESGCM(_derive(key_b64, _AT_REST) if key_b64 else derived_key(_AT_REST))
 
 
 def seal(plaintext: bytes, *, bound_to: str) -> bytes:
@@ -53,16 +56,27 @@ def seal(plaintext: bytes, *, bound_to: str) -> bytes:
     return _PREFIX + nonce + _key().encrypt(nonce, plaintext, bound_to.encode())
 
 
-def open_sealed(blob: bytes, *, bound_to: str) -> bytes:
-    """Raises ValueError when the blob was altered, moved to another owner, or the key changed."""
+def open_sealed(blob: bytes, *, bound_to: str, key_b64: str | None = None) -> bytes:
+    """Raises ValueError when the blob was altered, moved to another owner, or the key changed.
+    `key_b64` opens with another root key than the configured one (key rotation)."""
     blob = bytes(blob)
     if not blob.startswith(_PREFIX) or len(blob) < len(_PREFIX) + 12 + 16:
         raise ValueError("not a sealed blob")
     nonce = blob[2:14]
     try:
-        return _key().decrypt(nonce, blob[14:], bound_to.encode())
+        return _key(key_b64).decrypt(nonce, blob[14:], bound_to.encode())
     except InvalidTag:
         raise ValueError("sealed blob failed authentication") from None
+
+
+def reseal(blob: bytes, *, bound_to: str, old_key_b64: str) -> bytes | None:
+    """The blob sealed under the configured key, or None when it already is."""
+    try:
+        open_sealed(blob, bound_to=bound_to)
+        return None
+    except ValueError:
+        pass
+    return seal(open_sealed(blob, bound_to=bound_to, key_b64=old_key_b64), bound_to=bound_to)
 
 
 def seal_embedding(embedding: np.ndarray, *, student_id: str) -> bytes:

@@ -614,3 +614,45 @@ def face_data_purge_departed() -> int:
             )
             purged += 1
     return purged
+
+
+# -- key rotation ------------------------------------------------------------------------------
+
+
+def face_data_rekey(*, old_key_b64: str, batch: int = 500) -> dict[str, int]:
+    """Re-seal every template and kept photo from `old_key_b64` to the configured
+    FACE_TEMPLATE_KEY. Resumable and idempotent: rows already under the new key are skipped.
+    Every campus gallery version moves afterwards, because terminal packages are sealed with
+    keys derived from the same root and terminals must fetch new ones. A row that opens under
+    neither key is counted as `failed` and left as it is."""
+    counts = {"templates": 0, "photos": 0, "already": 0, "failed": 0}
+    for model, field, bound, label in (
+        (FaceTemplate, "sealed", "face-template:{}", "templates"),
+        (DisplayPhoto, "sealed_jpeg", "display-photo:{}", "photos"),
+    ):
+        last = None
+        while True:
+            qs = model.objects.order_by("pk")
+            if last is not None:
+                qs = qs.filter(pk__gt=last)
+            rows = list(qs.values_list("pk", "student_id", field)[:batch])
+            if not rows:
+                break
+            with transaction.atomic():
+                for pk, student_id, blob in rows:
+                    try:
+                        fresh = crypto.reseal(blob, bound_to=bound.format(student_id), old_key_b64=old_key_b64)
+                    except ValueError:
+                        counts["failed"] += 1
+                        continue
+                    if fresh is None:
+                        counts["already"] += 1
+                        continue
+                    model.objects.filter(pk=pk).update(**{field: fresh})
+                    counts[label] += 1
+            last = rows[-1][0]
+    with transaction.atomic():
+        for campus_id in GalleryState.objects.values_list("campus_id", flat=True):
+            _bump_gallery_version(campus_id)
+        audit_record(actor=None, action="identity.face_data_rekeyed", target_type="identity.facetemplate", after=counts)
+    return counts

@@ -404,7 +404,9 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
         "unit": batch.unit,
         "campus": str(batch.campus),
         "delivered_at": delivery.arrived_at,
-        "arrival_temperature_c": batch.arrival_temperature_c,
+        "arrival_temperature_c": (
+            batch.arrival_temperature_c if batch.arrival_temperature_c is not None else delivery.arrival_temperature_c
+        ),
         "has_qc_report": bool(batch.qc_report),
         "qc_is_pdf": (batch.qc_report_content_type or "").endswith("pdf")
         or str(batch.qc_report).lower().endswith(".pdf"),

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from canteen.core.audit import audit_record
-from canteen.core.errors import NotFound, ValidationFailed
+from canteen.core.errors import Forbidden, NotFound, ValidationFailed
 from canteen.core.events import publish
 
 from . import epcis, sources
@@ -36,6 +36,8 @@ from .models import ColdChainBreak, EpcisEvent, Recall, TraceCode, TrackPoint, T
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits
 MAX_POINTS_PER_POST = 1000
+# Who may recall a batch: the regulators and the school's own administration.
+RECALL_ROLES = frozenset({"district_regulator", "city_regulator", "school_admin"})
 
 
 def resolver_base() -> str:
@@ -509,6 +511,8 @@ def recall_raise(*, actor: Any, code: TraceCode, reason: str) -> Recall:
     affected campuses, days and dishes, and notifies every affected campus through an event."""
     from .selectors import recall_query
 
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") in RECALL_ROLES):
+        raise Forbidden()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(details={"reason": "required"})

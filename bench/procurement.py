@@ -32,6 +32,7 @@ SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
 DB = "bench_procurement"
 os.environ["CANTEEN_DATABASE_URL"] = f"{SERVER}/{DB}"
 os.environ["DJANGO_SETTINGS_MODULE"] = "canteen.settings.test"
+os.environ["TQDM_DISABLE"] = "1"  # no progress bars in the figures
 os.environ.setdefault("CANTEEN_DATA_DIR", tempfile.mkdtemp(prefix="bench_procurement_"))
 
 

@@ -58,3 +58,17 @@ class MealOfferSerializer(serializers.Serializer):
     allergens = serializers.ListField(child=serializers.CharField())
     allergy_conflicts = serializers.ListField(child=serializers.CharField())
     allows_second_meal = serializers.BooleanField()
+
+
+class MealPlanWriteSerializer(serializers.Serializer):
+    diet = serializers.ChoiceField(choices=["standard", "halal", "vegetarian", "low_allergen"], required=False)
+    diet_notes = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    # session kind → set meal id, or null for "does not eat this session"
+    choices = serializers.DictField(child=serializers.UUIDField(allow_null=True), required=False)
+
+
+class OptOutWriteSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    session_kind = serializers.ChoiceField(choices=["", *SessionKind.values], required=False, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")

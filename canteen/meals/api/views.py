@@ -241,3 +241,97 @@ class Dishes(APIView):
                 for d in dishes
             ]
         )
+
+
+def _student(request: Request, student_id: Any) -> Student:
+    student = Student.objects.visible_to(request.user).select_related("campus__school").filter(pk=student_id).first()
+    if student is None:
+        raise NotFound()
+    return student
+
+
+def plan_body(student: Student) -> dict[str, Any]:
+    from ..models import MealPlan
+
+    plan = MealPlan.objects.filter(student=student).prefetch_related("choices__set_meal").first()
+    return {
+        "student_id": str(student.id),
+        "diet": plan.diet if plan else "standard",
+        "diet_notes": plan.diet_notes if plan else "",
+        "choices": {
+            c.session_kind: {"set_meal_id": str(c.set_meal_id) if c.set_meal_id else None, "enrolled": c.enrolled}
+            for c in (plan.choices.all() if plan else [])
+        },
+    }
+
+
+class StudentMealPlan(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, student_id) -> Response:
+        """A student's meal plan (the student's guardians and the school's staff may read it)."""
+        return Response(plan_body(_student(request, student_id)))
+
+    @extend_schema(request=s.MealPlanWriteSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, student_id) -> Response:
+        """Set diet and default set meals (school staff)."""
+        _editor(request)
+        student = _student(request, student_id)
+        data = s.MealPlanWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+
+        def operation():
+            choices = None
+            if "choices" in v:
+                set_meals = {str(sm.id): sm for sm in SetMeal.objects.filter(campus=student.campus)}
+                choices = {}
+                for kind, set_meal_id in v["choices"].items():
+                    if set_meal_id is not None and str(set_meal_id) not in set_meals:
+                        raise NotFound(details={"set_meal": str(set_meal_id)})
+                    choices[kind] = set_meals.get(str(set_meal_id)) if set_meal_id else None
+            services.meal_plan_set(
+                actor=request.user,
+                student=student,
+                choices=choices,
+                diet=v.get("diet"),
+                diet_notes=v.get("diet_notes"),
+            )
+            return 200, plan_body(student)
+
+        return idempotent_response(request, scope=f"meals.plan:{request.user.pk}", operation=operation)
+
+
+class StudentOptOut(APIView):
+    @extend_schema(request=s.OptOutWriteSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, student_id) -> Response:
+        """Stop meals for some days (sick leave, a trip): staff, or the student's own guardian."""
+        from canteen.org.choices import Role
+
+        if not (request.user.is_superuser or request.user.role in {*EDITOR_ROLES, Role.GUARDIAN}):
+            raise Forbidden()
+        student = _student(request, student_id)
+        data = s.OptOutWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if request.user.role == Role.GUARDIAN and v["start"] < timezone.localdate():
+            raise ValidationFailed("家长不能补报过去的停餐", "Guardians cannot opt out for past days")
+
+        def operation():
+            opt_out = services.meal_opt_out_create(
+                actor=request.user,
+                student=student,
+                start=v["start"],
+                end=v["end"],
+                session_kind=v["session_kind"],
+                reason=v["reason"],
+            )
+            return 201, {
+                "id": str(opt_out.id),
+                "student_id": str(student.id),
+                "start": opt_out.start.isoformat(),
+                "end": opt_out.end.isoformat(),
+                "session_kind": opt_out.session_kind,
+                "reason": opt_out.reason,
+            }
+
+        return idempotent_response(request, scope=f"meals.optout:{request.user.pk}", operation=operation)

@@ -87,3 +87,50 @@ def test_forecast_and_nutrition_check(api_client, world, setup):
     check = api_client.get(f"/api/v1/meals/campuses/{setup.campus.id}/nutrition-check/?day=2026-11-23").json()
     assert check["passed"] is False
     assert any(f["code"] == "salt_high" for f in check["flags"])
+
+
+def test_staff_set_a_plan_and_a_guardian_reports_sick_leave(api_client, world, setup):
+    student = world.students[0]  # the guardian account's child
+    api_client.force_authenticate(world.user(Role.CANTEEN_MANAGER))
+    body = {"diet": "halal", "choices": {"lunch": str(setup.set_meals["H"].id)}}
+    response = api_client.post(
+        f"/api/v1/meals/students/{student.id}/plan/", body, format="json", HTTP_IDEMPOTENCY_KEY="p"
+    )
+    assert response.status_code == 200
+    assert response.json()["diet"] == "halal"
+    assert response.json()["choices"]["lunch"]["set_meal_id"] == str(setup.set_meals["H"].id)
+    offer = api_client.get(f"/api/v1/meals/offer/?student={student.id}&at=2026-11-23T12:10:00%2B08:00").json()
+    assert offer["set_meal_name"] == "清真套餐"
+
+    guardian = world.user(Role.GUARDIAN)
+    api_client.force_authenticate(guardian)
+    assert api_client.get(f"/api/v1/meals/students/{student.id}/plan/").json()["diet"] == "halal"
+    # guardians may not change the plan, nor see other children
+    assert (
+        api_client.post(
+            f"/api/v1/meals/students/{student.id}/plan/", {}, format="json", HTTP_IDEMPOTENCY_KEY="x"
+        ).status_code
+        == 403
+    )
+    assert api_client.get(f"/api/v1/meals/students/{world.students[1].id}/plan/").status_code == 404
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    leave = {"start": today.isoformat(), "end": today.isoformat(), "reason": "发烧"}
+    created = api_client.post(
+        f"/api/v1/meals/students/{student.id}/opt-outs/", leave, format="json", HTTP_IDEMPOTENCY_KEY="o1"
+    )
+    assert created.status_code == 201
+    assert created.json()["reason"] == "发烧"
+    past = dict(leave, start="2020-01-01")
+    refused = api_client.post(
+        f"/api/v1/meals/students/{student.id}/opt-outs/", past, format="json", HTTP_IDEMPOTENCY_KEY="o2"
+    )
+    assert refused.status_code == 400
+    backwards = dict(leave, end="2020-01-01")
+    assert (
+        api_client.post(
+            f"/api/v1/meals/students/{student.id}/opt-outs/", backwards, format="json", HTTP_IDEMPOTENCY_KEY="o3"
+        ).status_code
+        == 400
+    )

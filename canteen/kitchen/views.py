@@ -4,6 +4,7 @@ the stream supervisor wrote (served here after a scope check, never from a publi
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 from datetime import datetime, timedelta
 
 from django.contrib import messages
@@ -93,7 +94,8 @@ def playback(request, camera_id):
         at = timezone.make_aware(at)
     minutes = max(1, min(int(request.GET.get("minutes", "30") or 30), 240))
     segments = list(selectors.segments_between(camera=camera, start=at, end=at + timedelta(minutes=minutes)))
-    playlist = reverse("kitchen:recordings-playlist", args=[camera.id]) + f"?at={at.isoformat()}&minutes={minutes}"
+    query = urlencode({"at": at.isoformat(), "minutes": minutes})  # "+08:00" must not become a space
+    playlist = reverse("kitchen:recordings-playlist", args=[camera.id]) + "?" + query
     return render(
         request,
         "kitchen/playback.html",

@@ -7,9 +7,11 @@ import threading
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from canteen.kitchen import services
 from canteen.kitchen.choices import Area
+from canteen.kitchen.models import RecordingSegment
 from canteen.kitchen.streaming.supervisor import StreamSupervisor
 
 from .conftest import run_until
@@ -77,3 +79,27 @@ def test_live_wall_plays_a_camera_and_shows_its_health(
     assert badge.inner_text().startswith("在线")  # zh-CN browser: Chinese first
     page.goto(f"{live_server.url}/kitchen/live/?status=offline")
     assert page.locator("[data-testid=tile]").count() == 0
+
+    # Playback by time: the recordings the relay wrote meanwhile, as a VOD playlist.
+    run_until(lambda: None, lambda: RecordingSegment.objects.filter(camera=camera).count() >= 2, timeout=15)
+    first = RecordingSegment.objects.filter(camera=camera).order_by("start_at").first()
+    at = timezone.localtime(first.start_at).strftime("%Y-%m-%dT%H:%M:%S")
+    page.goto(f"{live_server.url}/kitchen/cameras/{camera.id}/playback/?at={at}&minutes=5")
+    if os.environ.get("KITCHEN_DEBUG"):
+        page.on("console", lambda m: print("CONSOLE", m.text))
+        src = page.get_attribute("[data-testid=playback]", "data-hls")
+        print(page.evaluate(f"fetch('{src}').then(r => r.text())"))
+        page.evaluate("""() => { const v = document.querySelector('[data-testid=playback]');
+          v._hls && v._hls.on('hlsError', (e, d) => console.log('HLSERR', d.type, d.details, d.reason || '')); }""")
+        page.wait_for_timeout(5000)
+        print(
+            page.evaluate(
+                "(() => { const v = document.querySelector('[data-testid=playback]'); return [v.readyState, v.networkState, v.error && v.error.message, v.buffered.length] })()"
+            )
+        )
+    page.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=playback]'); return v && v.readyState >= 2 }",
+        timeout=15000,
+    )
+    page.evaluate("document.querySelector('[data-testid=playback]').play()")
+    page.wait_for_function("() => document.querySelector('[data-testid=playback]').currentTime > 0.5", timeout=10000)

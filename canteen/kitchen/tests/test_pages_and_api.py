@@ -79,6 +79,7 @@ def test_playback_lists_recordings_as_a_vod_playlist(client, world, camera, kdir
     assert client.get(first).status_code == 200
     page = client.get(reverse("kitchen:playback", args=[camera.id]), {"at": at}).content.decode()
     assert 'data-testid="playback"' in page
+    assert "%2B08%3A00" in page  # the offset survives the query string ("+" would read as a space)
 
 
 def test_alarm_moves_follow_the_state_machine(client, world, camera):

@@ -4,8 +4,8 @@ the stream supervisor wrote (served here after a scope check, never from a publi
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required

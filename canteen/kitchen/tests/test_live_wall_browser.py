@@ -85,18 +85,6 @@ def test_live_wall_plays_a_camera_and_shows_its_health(
     first = RecordingSegment.objects.filter(camera=camera).order_by("start_at").first()
     at = timezone.localtime(first.start_at).strftime("%Y-%m-%dT%H:%M:%S")
     page.goto(f"{live_server.url}/kitchen/cameras/{camera.id}/playback/?at={at}&minutes=5")
-    if os.environ.get("KITCHEN_DEBUG"):
-        page.on("console", lambda m: print("CONSOLE", m.text))
-        src = page.get_attribute("[data-testid=playback]", "data-hls")
-        print(page.evaluate(f"fetch('{src}').then(r => r.text())"))
-        page.evaluate("""() => { const v = document.querySelector('[data-testid=playback]');
-          v._hls && v._hls.on('hlsError', (e, d) => console.log('HLSERR', d.type, d.details, d.reason || '')); }""")
-        page.wait_for_timeout(5000)
-        print(
-            page.evaluate(
-                "(() => { const v = document.querySelector('[data-testid=playback]'); return [v.readyState, v.networkState, v.error && v.error.message, v.buffered.length] })()"
-            )
-        )
     page.wait_for_function(
         "() => { const v = document.querySelector('[data-testid=playback]'); return v && v.readyState >= 2 }",
         timeout=15000,

@@ -20,6 +20,7 @@ only the owner of a transaction can retry it.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import random
@@ -314,33 +315,41 @@ def _refuse(leg: Leg, on: date) -> None:
     )
 
 
-def _insert_sql(model: type, rows: list[Any]) -> tuple[str, list[Any]]:
-    fields = [
+@functools.cache
+def _insert_columns(model: type, vendor: str) -> tuple[tuple[Any, ...], str, str]:
+    """(fields, "INSERT INTO t (cols) VALUES ", "(%s, ...)") for a model, built once per process."""
+    fields = tuple(
         f
         for f in model._meta.concrete_fields
         if not (f.primary_key and f.get_default() is None and getattr(f, "db_returning", False))
-    ]
+    )
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list[Any] = []
-    for row in rows:
-        for f in fields:
-            params.append(f.get_db_prep_save(f.pre_save(row, add=True), connection))
-    sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES {', '.join([row_sql] * len(rows))}"  # noqa: S608
-    return sql, params
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608 - fixed identifiers
+    return fields, head, "(" + ", ".join(["%s"] * len(fields)) + ")"
 
 
-def _insert(posting: Posting, entries: list[Entry]) -> None:
-    """The posting and its entries in one round trip on PostgreSQL (this is the hot path: the ORM's
-    save() and bulk_create cost more Python than the database spends on the rows)."""
-    posting_sql, posting_params = _insert_sql(Posting, [posting])
-    entry_sql, entry_params = _insert_sql(Entry, entries)
+def _insert(posting: Posting, legs: list[Leg], on: date) -> None:
+    """The posting and its entries in one round trip on PostgreSQL. This is the hot path: the
+    ORM's save() and bulk_create cost more Python than the database spends on the rows."""
+    vendor = connection.vendor
+    fields, posting_head, posting_row = _insert_columns(Posting, vendor)
+    posting_params = [f.get_db_prep_save(f.pre_save(posting, add=True), connection) for f in fields]
+    # Entry columns in model order: posting, account, amount, on (the id is generated).
+    entry_fields, entry_head, entry_row = _insert_columns(Entry, vendor)
+    if [f.name for f in entry_fields] != ["posting", "account", "amount_fen", "on"]:
+        raise AssertionError("Entry columns changed; update _insert")
+    posting_id = Posting._meta.pk.get_db_prep_save(posting.pk, connection)
+    day = _db_date(on)
+    entry_params: list[Any] = []
+    for leg in legs:
+        entry_params += [posting_id, _db_id(leg.account.id), leg.amount_fen, day]
+    entry_sql = entry_head + ", ".join([entry_row] * len(legs))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{posting_sql}; {entry_sql}", posting_params + entry_params)
+        if vendor == "postgresql":
+            cursor.execute(f"{posting_head}{posting_row}; {entry_sql}", posting_params + entry_params)
         else:
-            cursor.execute(posting_sql, posting_params)
+            cursor.execute(posting_head + posting_row, posting_params)
             cursor.execute(entry_sql, entry_params)
     posting._state.adding = False
     posting._state.db = connection.alias
@@ -385,9 +394,7 @@ def _post(
         reference=reference[:120],
         counterparty_id=counterparty_id,
     )
-    _insert(
-        posting, [Entry(posting=posting, account_id=leg.account.id, amount_fen=leg.amount_fen, on=on) for leg in legs]
-    )
+    _insert(posting, legs, on)
     if event:
         publish(
             event,

@@ -267,7 +267,6 @@ def _seed_catalogue(ctx: Any, district: Any, today: date):
                 issuer=f"{dname}市场监督管理局",
                 issued_on=expires - timedelta(days=5 * 365),
                 expires_on=expires,
-                alert_state="expiring" if i == EXPIRING_INDEX else ("expired" if i == EXPIRED_INDEX else ""),
             )
         )
         if M in SUPPLIERS[i][1]:
@@ -489,12 +488,14 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
             )
         return order, order_lines
 
-    def deliver(order, order_lines, day, issue_share: Decimal | None):
+    def deliver(order, order_lines, day, issue_share: Decimal | None, refused: str = ""):
+        """An accepted delivery (a few lines partly accepted); with `refused`, a delivery turned
+        away at the gate (every line rejected, nothing received) before the replacement."""
         nonlocal counter
         supplier = order.supplier
-        arrived = _aware(day, 6, rng.randint(10, 55))
+        arrived = _aware(day, 5 if refused else 6, rng.randint(10, 55))
         delivery = Delivery(
-            number=f"DL{day:%Y%m%d}-{tag}{counter:05d}",
+            number=f"DL{day:%Y%m%d}-{tag}{counter:05d}{'R' if refused else ''}",
             order=order,
             district=district,
             campus=order.campus,
@@ -506,18 +507,18 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
             arrived_at=arrived,
             accepted_at=arrived + timedelta(minutes=20),
             accepted_by=store,
-            arrival_temperature_c=Decimal(rng.choice(["3.5", "4.0", "4.5", "5.0"])),
+            arrival_temperature_c=Decimal("11.5" if refused else rng.choice(["3.5", "4.0", "4.5", "5.0"])),
         )
         accepted_fen, any_partial = 0, False
         for line in order_lines:
             item = line.item
             roll = rng.random()
-            result = CheckResult.PARTIAL if roll < 0.04 else CheckResult.ACCEPT
-            accepted = (
-                line.quantity
-                if result == CheckResult.ACCEPT
-                else (line.quantity * Decimal("0.9")).quantize(Decimal("0.001"))
-            )
+            result = CheckResult.REJECT if refused else CheckResult.PARTIAL if roll < 0.015 else CheckResult.ACCEPT
+            accepted = {
+                CheckResult.ACCEPT: line.quantity,
+                CheckResult.PARTIAL: (line.quantity * Decimal("0.9")).quantize(Decimal("0.001")),
+                CheckResult.REJECT: Decimal("0"),
+            }[result]
             any_partial |= result != CheckResult.ACCEPT
             shelf = item.shelf_life_days
             produced = day - timedelta(
@@ -533,7 +534,7 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
                 price_fen=line.price_fen,
             )
             issued = accepted if issue_share is None else (accepted * issue_share).quantize(Decimal("0.001"))
-            temp = {Storage.CHILLED: "3.5", Storage.FROZEN: "-18.0"}.get(item.storage)
+            temp = {Storage.CHILLED: "11.5" if refused else "3.5", Storage.FROZEN: "-18.0"}.get(item.storage)
             batch = Batch(
                 delivery_line=dline,
                 district=district,
@@ -559,7 +560,11 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
                     for t in item.quick_tests
                 ],
                 arrival_temperature_c=Decimal(temp) if temp else None,
-                status=BatchStatus.ACCEPTED if result == CheckResult.ACCEPT else BatchStatus.PARTIALLY_ACCEPTED,
+                status={
+                    CheckResult.ACCEPT: BatchStatus.ACCEPTED,
+                    CheckResult.PARTIAL: BatchStatus.PARTIALLY_ACCEPTED,
+                    CheckResult.REJECT: BatchStatus.REJECTED,
+                }[result],
                 accepted_at=delivery.accepted_at,
             )
             dlines.append(dline)
@@ -574,7 +579,7 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
                     result=result,
                     accepted_quantity=accepted,
                     rejected_quantity=line.quantity - accepted,
-                    reason="" if result == CheckResult.ACCEPT else "部分外叶腐烂，按实收计",
+                    reason=refused or ("" if result == CheckResult.ACCEPT else "部分外叶腐烂，按实收计"),
                     checked_by=store,
                     checked_by_label="store01",
                     checked_at=delivery.accepted_at,
@@ -596,6 +601,8 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
                     retain_until=retention_until(expires_on=expires, checked_on=day),
                 )
             )
+            if refused:
+                continue  # nothing received, nothing issued; the order line waits for the replacement
             moves.append(
                 StockMovement(
                     batch=batch,
@@ -630,7 +637,9 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
             line.delivered_quantity = line.quantity
             accepted_fen += int((accepted * line.price_fen).to_integral_value(ROUND_HALF_UP))
         delivery.accepted_fen = accepted_fen
-        if any_partial:
+        if refused:
+            delivery.status = DeliveryStatus.REJECTED
+        elif any_partial:
             delivery.status = DeliveryStatus.PARTIALLY_ACCEPTED
         deliveries.append(delivery)
         for k, (frm, to) in enumerate(
@@ -670,6 +679,9 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
             order, order_lines = order_for(
                 campus, meat, day, rng.sample([i for i in by_cat[M] if i.storage == CHI], 2), status
             )
+            if c_index in (4, 19) and day == days[1]:
+                # A warm truck turned away at the gate, then the supplier's replacement run.
+                deliver(order, order_lines, day, None, refused="冷链车厢温度 11.5℃，超过 8℃，拒收")
             deliver(order, order_lines, day, None)
             order, order_lines = order_for(
                 campus, suppliers[7], day, [i for i in by_cat[E] if i.name in ("鸡蛋", "牛奶")], status

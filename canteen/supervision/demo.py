@@ -26,12 +26,13 @@ def _user(role: str, **scope) -> User | None:
 def seed(ctx) -> None:
     services.campus_dim_refresh()
     if rebuild._records_available():
-        # The other seeds' meals moved the rollups through events; this recount repairs any
-        # meal record a seed wrote without one.
-        report = rebuild.rollups_rebuild(meals_only=True, apply=True, start=ctx.today - timedelta(days=120))
+        # The other seeds' meals moved the rollups through events; procurement's demo writes
+        # deliveries without events. This recount from their records fills and repairs both.
+        report = rebuild.rollups_rebuild(records_only=True, apply=True, start=ctx.today - timedelta(days=120))
         log.info(
             "supervision: rollups checked against meal records, %d difference(s) repaired", len(report.differences)
         )
+    _backfill_procurement(ctx)
     district = ctx.districts[0]
     regulator = _user(Role.DISTRICT_REGULATOR, district=district)
     if regulator is None:
@@ -119,3 +120,28 @@ def seed(ctx) -> None:
                 feedback=feedback, actor=regulator, answer="感谢建议，已要求学校每周增加一次水果。"
             )
     log.info("supervision: %d cases, %d inspections, %d feedback", Case.objects.count(), len(drawn) + 1, len(messages))
+
+
+def _backfill_procurement(ctx) -> None:
+    """Procurement's demo inserts its data in bulk without events: raise its licence alerts
+    through its own service (which publishes them) and open the cases its rejected deliveries
+    would have opened."""
+    try:
+        from canteen.procurement import services as procurement
+        from canteen.procurement.models import Delivery
+    except ImportError:
+        return
+    procurement.licence_alerts_raise(on=ctx.today)
+    for d in Delivery.objects.filter(status__in=["rejected", "partially_accepted"]).select_related(
+        "supplier", "campus"
+    ):
+        services.case_open(
+            actor=None,
+            source=CaseSource.DELIVERY_REJECTED,
+            source_ref=str(d.pk),
+            title=f"配送{'被拒收' if d.status == 'rejected' else '部分拒收'}：{d.supplier.name}",
+            district_id=d.district_id,
+            school_id=d.campus.school_id,
+            campus_id=d.campus_id,
+            severity=Severity.MEDIUM if d.status == "rejected" else Severity.LOW,
+        )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from canteen.core.events import Event, subscribe
@@ -109,7 +110,7 @@ def on_meal_served(event: Event) -> None:
     if keys is None:
         return
     day = rollups.event_day(p, "served_on", default=event.occurred_at)
-    at = rollups.event_time(p, "served_at", "at", default=event.occurred_at)
+    at = rollups.event_time(p, "served_at", "at", default=None) or _served_at(p) or event.occurred_at
     deltas = {"meals_served": 1, "meal_revenue_fen": _int(p.get("amount_fen"))}
     column = SESSION_COLUMNS.get(str(p.get("session_kind") or "").lower())
     if column:
@@ -118,6 +119,21 @@ def on_meal_served(event: Event) -> None:
     from django.utils import timezone
 
     rollups.hourly_add(day=day, hour=timezone.localtime(at).hour, keys=keys, meals=1)
+
+
+def _served_at(p: dict[str, Any]) -> Any:
+    """The serving time when the event does not carry it (an offline terminal's meal is
+    published at sync time, hours later): read from the meal record, one primary-key lookup."""
+    if not p.get("record_id"):
+        return None
+    try:
+        from canteen.consumption.models import MealRecord
+    except ImportError:
+        return None
+    try:
+        return MealRecord.objects.filter(pk=p["record_id"]).values_list("served_at", flat=True).first()
+    except (ValueError, DjangoValidationError):
+        return None
 
 
 @once("consumption.meal_voided")

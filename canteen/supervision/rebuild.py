@@ -36,6 +36,14 @@ from .models import (
 )
 
 MEAL_TOPICS = ("consumption.meal_served", "consumption.meal_voided")
+DELIVERY_TOPICS = ("procurement.delivery_accepted", "procurement.delivery_rejected", "procurement.batch_accepted")
+DELIVERY_COLUMNS = (
+    "deliveries_accepted",
+    "deliveries_rejected",
+    "deliveries_traced",
+    "delivery_accepted_fen",
+    "batches_accepted",
+)
 MEAL_COLUMNS = (
     "meals_served",
     "meals_voided",
@@ -78,6 +86,7 @@ class RebuildReport:
     rows_compared: int = 0
     events_replayed: int = 0
     meals_from: str = "events"
+    deliveries_from: str = "events"
     differences: list[Difference] = field(default_factory=list)
     applied: bool = False
 
@@ -200,6 +209,92 @@ def _meal_rows(start: date | None, end: date | None) -> tuple[dict, dict]:
     return daily, hourly
 
 
+def _procurement_available() -> bool:
+    try:
+        from canteen.procurement.models import Delivery  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _delivery_rows(start: date | None, end: date | None) -> tuple[dict, dict]:
+    """Delivery columns per (day, campus) and spend per (day, campus, supplier, category),
+    counted from procurement's deliveries and batches (procurement's demo writes them without
+    events). The day is the local date of acceptance, as in procurement's events."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from django.utils import timezone
+
+    from canteen.procurement.models import Batch, Delivery
+
+    accepted_states = ("accepted", "partially_accepted")
+    deliveries = Delivery.objects.filter(status__in=(*accepted_states, "rejected"), accepted_at__isnull=False)
+    daily: dict = {}
+    traced = _traced_deliveries(deliveries.filter(status__in=accepted_states))
+    for d in deliveries.values(
+        "pk", "status", "accepted_at", "accepted_fen", "campus_id", "campus__school_id", "district_id"
+    ):
+        day = timezone.localdate(d["accepted_at"])
+        if (start and day < start) or (end and day > end):
+            continue
+        row = daily.setdefault(
+            (day, str(d["campus_id"])),
+            {name: 0 for name in DELIVERY_COLUMNS}
+            | {"school_id": d["campus__school_id"], "district_id": d["district_id"]},
+        )
+        if d["status"] == "rejected":
+            row["deliveries_rejected"] += 1
+            continue
+        row["deliveries_accepted"] += 1
+        row["delivery_accepted_fen"] += d["accepted_fen"]
+        row["deliveries_traced"] += 1 if d["pk"] in traced else 0
+    spend: dict = {}
+    batches = Batch.objects.filter(accepted_quantity__gt=0, accepted_at__isnull=False).values(
+        "accepted_at", "campus_id", "campus__school_id", "district_id", "supplier_id", "supplier__name",
+        "item__category", "accepted_quantity", "delivery_line__price_fen",
+    )  # fmt: skip
+    for b in batches:
+        day = timezone.localdate(b["accepted_at"])
+        if (start and day < start) or (end and day > end):
+            continue
+        fen = int(
+            (b["accepted_quantity"] * b["delivery_line__price_fen"]).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+        )
+        key = (day, str(b["campus_id"]), str(b["supplier_id"]), b["item__category"])
+        row = spend.setdefault(
+            key,
+            {"day": day, "campus_id": str(b["campus_id"]), "supplier_id": str(b["supplier_id"]),
+             "category": b["item__category"], "amount_fen": 0, "school_id": b["campus__school_id"],
+             "district_id": b["district_id"]},
+        )  # fmt: skip
+        row["amount_fen"] += fen
+        counts = daily.get((day, str(b["campus_id"])))
+        if counts is not None:
+            counts["batches_accepted"] += 1
+    return daily, spend
+
+
+def _traced_deliveries(deliveries: Any) -> set:
+    """Deliveries whose every accepted batch has a trace code and that have a transport track."""
+    try:
+        from canteen.trace.models import TraceCode, TransportTrack
+    except ImportError:
+        return set()
+    from canteen.procurement.models import Batch
+
+    ids = set(deliveries.values_list("pk", flat=True))
+    with_track = set(TransportTrack.objects.filter(delivery_id__in=ids).values_list("delivery_id", flat=True))
+    coded = set(TraceCode.objects.filter(batch__delivery_line__delivery_id__in=ids).values_list("batch_id", flat=True))
+    missing = {
+        b["delivery_line__delivery_id"]
+        for b in Batch.objects.filter(delivery_line__delivery_id__in=ids, accepted_quantity__gt=0).values(
+            "pk", "delivery_line__delivery_id"
+        )
+        if b["pk"] not in coded
+    }
+    return with_track - missing
+
+
 def _feedback_rows(start: date | None, end: date | None) -> dict:
     qs = Feedback.objects.annotate(day=TruncDate("created_at"))
     if start:
@@ -215,17 +310,20 @@ def rollups_rebuild(
     end: date | None = None,
     apply: bool = False,
     meals_from: str | None = None,
-    meals_only: bool = False,
+    records_only: bool = False,
+    deliveries_from: str | None = None,
 ) -> RebuildReport:
-    """`meals_only`: recount only the meal columns from the meal records (no event replay;
-    fast enough for the demo seed and a nightly check); other columns are left as they are."""
+    """`records_only`: recount only what has records of its own (meals from consumption,
+    deliveries and spend from procurement), with no event replay: fast enough for the demo seed
+    and a nightly check; the other columns are left as they are."""
     meals_from = meals_from or ("records" if _records_available() else "events")
-    if meals_only and meals_from != "records":
-        raise ValueError("meals_only needs the meal records")
-    report = RebuildReport(meals_from=meals_from)
+    if records_only and meals_from != "records":
+        raise ValueError("records_only needs the meal records")
+    deliveries_from = deliveries_from or ("records" if _procurement_available() else "events")
+    report = RebuildReport(meals_from=meals_from, deliveries_from=deliveries_from)
     with transaction.atomic():
         actual = {name: _snapshot(m, k, v, start, end) for name, (m, k, v) in TABLES.items()}
-        if meals_only:
+        if records_only:
             expected = {name: {k: dict(v) for k, v in rows.items()} for name, rows in actual.items()}
         else:
             # Replay inside a savepoint that is always rolled back: only what it computed survives.
@@ -235,7 +333,12 @@ def rollups_rebuild(
                     model.objects.all().delete()
                 from .handlers import HANDLERS
 
-                topics = [t for t in HANDLERS if meals_from == "events" or t not in MEAL_TOPICS]
+                topics = [
+                    t
+                    for t in HANDLERS
+                    if (meals_from == "events" or t not in MEAL_TOPICS)
+                    and (deliveries_from == "events" or t not in DELIVERY_TOPICS)
+                ]
                 report.events_replayed = _replay(topics, start)
                 expected = {name: _snapshot(m, k, v, start, end) for name, (m, k, v) in TABLES.items()}
             finally:
@@ -262,9 +365,20 @@ def rollups_rebuild(
                     "meals": n,
                     **org,
                 }
-        feedback = {} if meals_only else _feedback_rows(start, end)
+        if deliveries_from == "records":
+            deliveries, spend = _delivery_rows(start, end)
+            for key, cols in deliveries.items():
+                row = expected["daily"].setdefault(key, {"day": key[0], "campus_id": key[1], **_org_of(cols)})
+                for name in DELIVERY_COLUMNS:
+                    row[name] = cols[name]
+            for key, row in expected["daily"].items():
+                if key not in deliveries:
+                    for name in DELIVERY_COLUMNS:
+                        row[name] = 0
+            expected["spend"] = {key: {**row, "city_id": _org_of(row)["city_id"]} for key, row in spend.items()}
+        feedback = {} if records_only else _feedback_rows(start, end)
         for row in expected["daily"].values():
-            if not meals_only:
+            if not records_only:
                 row["feedback_count"] = feedback.pop((row["day"], str(row["campus_id"])), 0)
         for (day, campus), n in feedback.items():
             expected["daily"][(day, campus)] = {"day": day, "campus_id": campus, "feedback_count": n}

@@ -104,7 +104,7 @@ def event_day(payload: dict[str, Any], *keys: str, default: datetime | None = No
     return timezone.localdate(default) if default else timezone.localdate()
 
 
-def event_time(payload: dict[str, Any], *keys: str, default: datetime | None = None) -> datetime:
+def event_time(payload: dict[str, Any], *keys: str, default: datetime | None = None) -> datetime | None:
     for key in keys:
         value = payload.get(key)
         if isinstance(value, datetime):
@@ -113,7 +113,7 @@ def event_time(payload: dict[str, Any], *keys: str, default: datetime | None = N
             parsed = parse_datetime(value)
             if parsed is not None:
                 return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
-    return default or timezone.now()
+    return default
 
 
 def event_claim(*, event_id: int, topic: str) -> bool:

@@ -16,15 +16,19 @@ class Command(BaseCommand):
         parser.add_argument("--end", type=date.fromisoformat, help="last day (YYYY-MM-DD)")
         parser.add_argument("--apply", action="store_true", help="rewrite the rows that differ")
         parser.add_argument("--meals-from", choices=["records", "events"], help="source of meal counts")
-        parser.add_argument("--meals-only", action="store_true", help="recount only the meal columns (no event replay)")
+        parser.add_argument(
+            "--records-only",
+            action="store_true",
+            help="recount only meals and deliveries from their records (no event replay)",
+        )
         parser.add_argument("--show", type=int, default=30, help="differences to print")
 
-    def handle(self, *args, start=None, end=None, apply=False, meals_from=None, meals_only=False, show=30, **options):
+    def handle(self, *args, start=None, end=None, apply=False, meals_from=None, records_only=False, show=30, **options):
         dims = campus_dim_refresh()
-        report = rollups_rebuild(start=start, end=end, apply=apply, meals_from=meals_from, meals_only=meals_only)
+        report = rollups_rebuild(start=start, end=end, apply=apply, meals_from=meals_from, records_only=records_only)
         self.stdout.write(
             f"campuses={dims} rows compared={report.rows_compared} events replayed={report.events_replayed} "
-            f"meals from={report.meals_from} differences={len(report.differences)}"
+            f"meals from={report.meals_from} deliveries from={report.deliveries_from} differences={len(report.differences)}"
         )
         for diff in report.differences[:show]:
             self.stdout.write(f"  {diff}")

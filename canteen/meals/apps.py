@@ -12,5 +12,5 @@ class MealsConfig(AppConfig):
     nav = [
         NavItem("菜单", "Menus", "meals:overview", roles=STAFF, order=30),
         NavItem("菜品库", "Dishes", "meals:dishes", roles={"school_admin", "canteen_manager"}, order=31),
-        NavItem("孩子的菜单", "Menus", "meals:my-menus", roles={"guardian"}, order=30),
+        NavItem("孩子的膳食", "Meals", "meals:my-menus", roles={"guardian"}, order=30),
     ]

@@ -375,15 +375,75 @@ def dish_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def my_menus(request: HttpRequest) -> HttpResponse:
-    """For a parent: the menu page of each child's canteen (the same page as the QR code)."""
-    from canteen.org.models import Canteen, Student
+    """For a parent: each child's meals today (what the window will serve them, allergens that
+    concern them, energy against the guideline), the canteen's menu page, and sick leave."""
+    from canteen.org.models import Student
 
-    campus_ids = Student.objects.visible_to(request.user).values_list("campus_id", flat=True)
-    canteens = list(Canteen.objects.filter(campus_id__in=campus_ids).select_related("campus__school"))
-    boards = [services.menu_board_ensure(canteen=c) for c in canteens]
-    if len(boards) == 1:
-        return redirect("meals:board-phone", token=boards[0].token)
-    return render(request, "meals/my_menus.html", {"boards": boards})
+    from . import guideline
+    from .forecast import student_set_meals
+
+    if request.method == "POST":
+        return _report_leave(request)
+    today = timezone.localdate()
+    children = []
+    for student in Student.objects.visible_to(request.user).select_related("campus__school").order_by("name"):
+        canteen = student.campus.canteens.first()
+        board_obj = services.menu_board_ensure(canteen=canteen) if canteen else None
+        menus = selectors.menu_for_day(campus=student.campus, day=today, with_nutrition=True)
+        eaten = student_set_meals(student=student, day=today, menus=menus)
+        meals, energy = [], 0
+        for menu in menus:
+            sm = eaten.get(menu.kind)
+            if sm is None:
+                continue
+            energy += sm.nutrition["energy_kcal"]
+            meals.append(
+                {
+                    "label": menu.kind_label,
+                    "set_meal": sm,
+                    "conflicts": allergen_badges([a for a in sm.allergens if a in (student.allergens or [])]),
+                }
+            )
+        group = guideline.age_group(student.age_on(today))
+        target, _ = guideline.day_target(group, student.gender)
+        children.append(
+            {
+                "student": student,
+                "board": board_obj,
+                "meals": meals,
+                "energy": energy,
+                "target": target,
+                "age_group": group,
+                "opt_outs": student.meal_opt_outs.filter(end__gte=today).order_by("start")[:5],
+            }
+        )
+    return render(request, "meals/my_menus.html", {"children": children, "today": today})
+
+
+def _report_leave(request: HttpRequest) -> HttpResponse:
+    from canteen.org.models import Student
+
+    student = get_object_or_404(Student.objects.visible_to(request.user), pk=request.POST.get("student"))
+    try:
+        start = date.fromisoformat(request.POST.get("start", ""))
+        end = date.fromisoformat(request.POST.get("end", "") or request.POST.get("start", ""))
+    except ValueError:
+        messages.error(request, tr("日期有误", "Invalid date"))
+        return redirect("meals:my-menus")
+    if start < timezone.localdate():
+        messages.error(request, tr("不能补报过去的停餐", "Past days cannot be reported"))
+        return redirect("meals:my-menus")
+    try:
+        services.meal_opt_out_create(
+            actor=request.user, student=student, start=start, end=end, reason=request.POST.get("reason", "")[:120]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    else:
+        messages.success(
+            request, tr("已报停餐，当天不再备餐和扣费", "Reported: no meal is prepared or charged on those days")
+        )
+    return redirect("meals:my-menus")
 
 
 @login_required

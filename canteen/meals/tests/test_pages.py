@@ -125,13 +125,27 @@ def test_forecast_page(client, world, today_setup):
     assert "大米" in html
 
 
-def test_a_parent_reaches_the_childs_menu_from_the_menu(client, world, today_setup):
+def test_a_parent_sees_the_childs_meals_allergy_warnings_and_reports_sick_leave(client, world, today_setup):
+    child = world.students[0]
+    child.allergens = ["egg"]
+    child.save()
     client.force_login(world.user(Role.GUARDIAN))
-    response = client.get("/meals/my/", follow=True)
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = client.get("/meals/my/").content.decode()
+    assert child.name in html
     assert "标准套餐A" in html
-    assert world.canteens[0].name in html
+    assert "含孩子过敏的" in html  # 番茄炒蛋 has eggs
+    assert "2100 kcal" in html  # a 10-year-old boy: WS/T 554-2017 recommends 2100 kcal a day
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = client.post(
+        "/meals/my/", {"student": str(child.id), "start": tomorrow.isoformat(), "end": "", "reason": "发烧"}
+    )
+    assert response.status_code == 302
+    assert child.meal_opt_outs.get().reason == "发烧"
+    # not for another family's child, not for the past
+    other = world.students[1]
+    assert client.post("/meals/my/", {"student": str(other.id), "start": tomorrow.isoformat()}).status_code == 404
+    client.post("/meals/my/", {"student": str(child.id), "start": "2020-01-01"})
+    assert child.meal_opt_outs.count() == 1
 
 
 def test_manager_starts_copies_and_publishes_menus_from_the_pages(client, world):

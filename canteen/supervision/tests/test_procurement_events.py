@@ -66,3 +66,28 @@ def test_a_delivery_rejected_line_by_line_counts_as_rejected(proc):  # noqa: F81
     case = Case.objects.get(source=CaseSource.DELIVERY_REJECTED)
     assert "无检疫证明" in case.description
     assert not DailySpend.objects.exists()
+
+
+def test_deliveries_written_without_events_are_recounted_from_procurement_records(proc):  # noqa: F811
+    delivery = deliver(proc)
+    procurement.delivery_accept(
+        actor=proc.world.user(Role.STOREKEEPER),
+        delivery=delivery,
+        decisions=[{"line": str(line.pk), "result": "accept"} for line in delivery.lines.all()],
+    )
+    # As if procurement's bulk demo had written the delivery: no rollups at all.
+    DailyCampusStats.objects.all().delete()
+    DailySpend.objects.all().delete()
+    DistrictSpend.objects.all().delete()
+    from canteen.supervision.models import DailyDistrictStats
+
+    DailyDistrictStats.objects.all().delete()
+    report = rollups_rebuild(meals_from="events")
+    assert report.deliveries_from == "records"
+    assert {d.field for d in report.differences} >= {"deliveries_accepted", "delivery_accepted_fen", "amount_fen"}
+    assert rollups_rebuild(meals_from="events", apply=True).applied
+    row = DailyCampusStats.objects.get(campus_id=delivery.campus_id)
+    assert (row.deliveries_accepted, row.delivery_accepted_fen, row.batches_accepted) == (1, 40 * 250 + 12 * 2600, 2)
+    assert {s.category: s.amount_fen for s in DailySpend.objects.all()} == {"vegetable": 40 * 250, "meat": 12 * 2600}
+    assert DailyDistrictStats.objects.get().deliveries_accepted == 1
+    assert rollups_rebuild(meals_from="events").ok

@@ -275,6 +275,42 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subproce
     raise SystemExit("gunicorn did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(ppid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == ppid:
+                kids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return kids
+
+
+def _server_cpu(gunicorn_pid: int) -> float:
+    """CPU seconds of the gunicorn workers and of the PostgreSQL backends serving them (those
+    connected to the bench database, other than this process's own): what one checkout costs
+    the machine, whatever else is running on it."""
+    from django.db import connection
+
+    own = connection.cursor().connection.info.backend_pid
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    backends = [
+        int(row.split(None, 1)[0])
+        for row in out.splitlines()[1:]
+        if f" {DB_NAME} " in f" {row} " and row.split(None, 1)[0].isdigit() and int(row.split(None, 1)[0]) != own
+    ]
+    return sum(_cpu_seconds(p) for p in [*_children(gunicorn_pid), *backends])
+
+
 def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
     """`students`: one QR card token per student; each is checked out once."""
     from canteen.consumption.terminal.client import Offline, ServerClient
@@ -309,12 +345,40 @@ def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
     threads = [threading.Thread(target=terminal, args=(t, m)) for t, m in zip(tokens, per_terminal, strict=True)]
     for t in threads:
         t.start()
+    waits: dict[str, int] = {}
+    done = threading.Event()
+    sampler = threading.Thread(target=_sample_waits, args=(waits, done))
+    sampler.start()
     barrier.wait()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return {"latencies": latencies, "statuses": statuses, "wall_s": wall, "ok": statuses.get(201, 0)}
+    done.set()
+    sampler.join()
+    return {"latencies": latencies, "statuses": statuses, "wall_s": wall, "ok": statuses.get(201, 0), "waits": waits}
+
+
+def _sample_waits(waits: dict[str, int], done: threading.Event) -> None:
+    """Every 20 ms, what each busy backend of the bench database is doing: running on CPU,
+    waiting for a row lock held by another checkout, or waiting for I/O or the client. Shows
+    whether checkouts queue behind each other (hot rows) or behind the CPU."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/{DB_NAME}", autocommit=True) as conn:
+        while not done.is_set():
+            rows = conn.execute(
+                "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, ''), left(query, 48)"
+                " FROM pg_stat_activity WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()",
+                [DB_NAME],
+            ).fetchall()
+            for kind, event, query in rows:
+                label = kind if kind in {"CPU", "IO", "LWLock"} else f"{kind}:{event}"
+                waits[label] = waits.get(label, 0) + 1
+                if kind == "Lock":
+                    # Which statement waits tells which shared row is the queue.
+                    waits[f"  waiting in: {query}"] = waits.get(f"  waiting in: {query}", 0) + 1
+            time.sleep(0.02)
 
 
 # -- 3. frame to screen ------------------------------------------------------------------------
@@ -420,14 +484,29 @@ def main() -> None:
     print(f"\n# seeded {students} students, {args.terminals} terminals in {time.perf_counter() - t0:.1f} s")
     gunicorn = start_gunicorn(env, args.port, args.workers, args.threads)
     try:
+        cpu_before = _server_cpu(gunicorn.pid)
         api = bench_api(args.port, data["tokens"], data["qr_cards"])
+        cpu_used = _server_cpu(gunicorn.pid) - cpu_before
         print(
             f"\n## 2. Checkout API on PostgreSQL (gunicorn {args.workers}×{args.threads} gthread, "
             f"{args.terminals} concurrent terminals)"
         )
         print(line("POST /checkouts/ latency", api["latencies"]))
         print(
-            f"throughput {api['ok'] / api['wall_s']:.0f} checkouts/s ({api['ok']} in {api['wall_s']:.1f} s); statuses {api['statuses']}"
+            f"throughput {api['ok'] / api['wall_s']:.0f} checkouts/s ({api['ok']} in {api['wall_s']:.1f} s); "
+            f"statuses {api['statuses']}"
+        )
+        states = {k: v for k, v in api["waits"].items() if not k.startswith("  ")}
+        total = sum(states.values()) or 1
+        shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(states.items(), key=lambda kv: -kv[1]))
+        print(f"busy PostgreSQL backends sampled every 20 ms: {shares}")
+        for k, v in sorted(api["waits"].items(), key=lambda kv: -kv[1]):
+            if k.startswith("  ") and v / total >= 0.02:
+                print(f"{k!s:<60} {v / total:.0%}")
+        per = cpu_used / max(1, api["ok"]) * 1000
+        print(
+            f"server CPU per checkout (gunicorn workers + their PostgreSQL backends) {per:.1f} ms "
+            f"→ at most {2000 / per:.0f} checkouts/s on 2 idle cores"
         )
 
         e2e = bench_e2e(args.port, data["tokens"][0], data["faced"], rounds, data["manager"])

@@ -105,7 +105,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class SupplierList(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_suppliers_list", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response(
             [
@@ -177,7 +177,7 @@ class Catalogue(APIView):
 
 
 class OrderList(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_orders_list", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         qs = selectors.order_list(actor=request.user, status=request.query_params.get("status", ""))[:200]
         return Response(
@@ -232,7 +232,7 @@ def _order(request: Request, order_id: Any) -> PurchaseOrder:
 
 
 class OrderDetail(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_order_detail", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, order_id: Any) -> Response:
         return Response(order_body(_order(request, order_id)))
 
@@ -290,7 +290,7 @@ class OrderDeliveries(APIView):
 
 
 class DeliveryList(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_deliveries_list", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         qs = selectors.delivery_list(actor=request.user, status=request.query_params.get("status", ""))[:200]
         return Response([delivery_body(d) for d in qs])

@@ -1421,6 +1421,36 @@ def stock_issue(
 
 
 @transaction.atomic
+def stock_issue_many(
+    *, actor: Any, campus: Campus, day: date, meal_kind: str, lines: Iterable[dict[str, Any]]
+) -> list[StockMovement]:
+    """Issue a whole meal's goods at once (e.g. from the day's recipes): lines are
+    {"item", "quantity", "dish_id"?, "dish_name"?}. All or nothing: when any item is short, nothing
+    is issued and the error lists every shortage."""
+    movements: list[StockMovement] = []
+    shortages: list[dict[str, Any]] = []
+    for raw in lines:
+        try:
+            with transaction.atomic():
+                movements += stock_issue(
+                    actor=actor,
+                    campus=campus,
+                    item=raw["item"],
+                    quantity=raw["quantity"],
+                    day=day,
+                    meal_kind=meal_kind,
+                    dish_id=raw.get("dish_id"),
+                    dish_name=raw.get("dish_name", ""),
+                )
+        except InsufficientStock as exc:
+            shortages.append(exc.details)
+    if shortages:
+        # Raising here rolls back the issues that did succeed: the kitchen gets all or nothing.
+        raise InsufficientStock(details={"shortages": shortages})
+    return movements
+
+
+@transaction.atomic
 def stock_dispose(*, actor: Any, batch: Batch, quantity: Decimal | str, reason: str) -> StockMovement:
     """Write off spoiled or expired goods (报损)."""
     batch = Batch.objects.select_for_update().select_related("campus").get(pk=batch.pk)
@@ -1612,6 +1642,7 @@ __all__ = [
     "stock_count_start",
     "stock_dispose",
     "stock_issue",
+    "stock_issue_many",
     "supplier_assert_can_trade",
     "supplier_create",
     "supplier_member_add",

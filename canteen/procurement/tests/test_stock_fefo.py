@@ -171,3 +171,29 @@ def test_other_campus_cannot_issue_our_stock(proc, stocked, world):
             day=timezone.localdate(),
             meal_kind="lunch",
         )
+
+
+def test_a_meal_is_issued_all_or_nothing(proc, stocked):
+    store = proc.user(Role.STOREKEEPER)
+    today = timezone.localdate()
+    with pytest.raises(InsufficientStock) as exc:
+        services.stock_issue_many(
+            actor=store,
+            campus=proc.world.campuses[0],
+            day=today,
+            meal_kind="lunch",
+            lines=[
+                {"item": proc.cabbage, "quantity": "12", "dish_name": "醋溜白菜"},
+                {"item": proc.pork, "quantity": "1", "dish_name": "白菜炒肉"},
+            ],
+        )
+    assert [s["item"] for s in exc.value.details["shortages"]] == ["猪肉（后腿）"]
+    assert _on_hand() == {"OLD": 10, "MID": 10, "NEW": 10}  # the cabbage was not issued either
+    moves = services.stock_issue_many(
+        actor=store,
+        campus=proc.world.campuses[0],
+        day=today,
+        meal_kind="lunch",
+        lines=[{"item": proc.cabbage, "quantity": "12", "dish_name": "醋溜白菜"}],
+    )
+    assert sum(-m.quantity for m in moves) == Decimal("12")

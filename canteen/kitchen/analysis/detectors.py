@@ -56,13 +56,16 @@ def _blur(gray: np.ndarray) -> np.ndarray:
 
 class AfterHoursMotion:
     """Frame differencing between consecutive samples; only outside working hours (rodents,
-    intrusion). `pixel_delta` ignores sensor noise, `min_fraction` tiny changes."""
+    intrusion). `pixel_delta` ignores sensor noise, `min_fraction` tiny changes, and the top
+    `ignore_top` of the picture is left out: cameras burn their clock (OSD) in there, and a
+    ticking clock is not an intruder."""
 
     name = "after_hours_motion"
 
-    def __init__(self, pixel_delta: int = 25, min_fraction: float = 0.01) -> None:
+    def __init__(self, pixel_delta: int = 25, min_fraction: float = 0.01, ignore_top: float = 0.15) -> None:
         self.pixel_delta = pixel_delta
         self.min_fraction = min_fraction
+        self.ignore_top = ignore_top
 
     def analyse(self, sample: Sample, state: dict) -> list[Finding]:
         current = _blur(sample.gray)
@@ -71,7 +74,7 @@ class AfterHoursMotion:
         if previous is None or previous.shape != current.shape or sample.working:
             return []
         changed = np.abs(current.astype(np.int16) - previous.astype(np.int16)) > self.pixel_delta
-        fraction = float(changed.mean())
+        fraction = float(changed[int(changed.shape[0] * self.ignore_top) :].mean())
         if fraction < self.min_fraction:
             return []
         return [Finding(AlarmKind.AFTER_HOURS_MOTION, score=fraction, detail={"changed_fraction": round(fraction, 4)})]

@@ -12,14 +12,15 @@ from . import ffmpeg as ff
 
 log = logging.getLogger("canteen.kitchen.simulate")
 
-# Different moving patterns per area, so the wall does not look like one camera repeated.
+# Still scenes with the ticking clock burnt in (as a real camera's OSD), a different one per area;
+# the storeroom has something moving in it, so after hours the demo shows an intrusion alarm.
 PATTERNS = {
-    "receiving": "testsrc",
-    "washing_cutting": "testsrc2",
-    "cooking": "testsrc2",
-    "portioning": "testsrc",
-    "storage": "rgbtestsrc",
-    "disinfection": "testsrc2",
+    "receiving": "smptebars",
+    "washing_cutting": "smptehdbars",
+    "cooking": "pal75bars",
+    "portioning": "rgbtestsrc",
+    "storage": "testsrc2",
+    "disinfection": "yuvtestsrc",
 }
 
 

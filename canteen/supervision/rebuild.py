@@ -119,6 +119,11 @@ def _snapshot(
     return {tuple(str(r[k]) if k != "day" else r[k] for k in keys): r for r in qs.values(*keys, *values, *org)}
 
 
+def _org_fields(table: str) -> tuple[str, ...]:
+    # Spend rows also carry the supplier's name, kept when a row is rewritten.
+    return (*ORG_FIELDS, "supplier_name") if table == "spend" else ORG_FIELDS
+
+
 def _district_of(row: dict) -> str | None:
     if row.get("district_id"):
         return str(row["district_id"])
@@ -149,6 +154,7 @@ def _derive_districts(expected: dict[str, dict]) -> dict[str, dict]:
                 "district_id": district,
                 "supplier_id": row["supplier_id"],
                 "category": row["category"],
+                "supplier_name": row.get("supplier_name") or "",
             },
         )
         out["amount_fen"] = out.get("amount_fen", 0) + int(row.get("amount_fen") or 0)
@@ -264,8 +270,8 @@ def _delivery_rows(start: date | None, end: date | None) -> tuple[dict, dict]:
         row = spend.setdefault(
             key,
             {"day": day, "campus_id": str(b["campus_id"]), "supplier_id": str(b["supplier_id"]),
-             "category": b["item__category"], "amount_fen": 0, "school_id": b["campus__school_id"],
-             "district_id": b["district_id"]},
+             "supplier_name": b["supplier__name"], "category": b["item__category"], "amount_fen": 0,
+             "school_id": b["campus__school_id"], "district_id": b["district_id"]},
         )  # fmt: skip
         row["amount_fen"] += fen
         counts = daily.get((day, str(b["campus_id"])))
@@ -322,7 +328,7 @@ def rollups_rebuild(
     deliveries_from = deliveries_from or ("records" if _procurement_available() else "events")
     report = RebuildReport(meals_from=meals_from, deliveries_from=deliveries_from)
     with transaction.atomic():
-        actual = {name: _snapshot(m, k, v, start, end) for name, (m, k, v) in TABLES.items()}
+        actual = {name: _snapshot(m, k, v, start, end, org=_org_fields(name)) for name, (m, k, v) in TABLES.items()}
         if records_only:
             expected = {name: {k: dict(v) for k, v in rows.items()} for name, rows in actual.items()}
         else:
@@ -340,7 +346,9 @@ def rollups_rebuild(
                     and (deliveries_from == "events" or t not in DELIVERY_TOPICS)
                 ]
                 report.events_replayed = _replay(topics, start)
-                expected = {name: _snapshot(m, k, v, start, end) for name, (m, k, v) in TABLES.items()}
+                expected = {
+                    name: _snapshot(m, k, v, start, end, org=_org_fields(name)) for name, (m, k, v) in TABLES.items()
+                }
             finally:
                 transaction.savepoint_rollback(sid)
 
@@ -434,7 +442,8 @@ def _apply(report: RebuildReport, expected: dict[str, dict]) -> None:
                 org = _fill_org(row)
                 if org is None:
                     continue
-                model.objects.create(**lookup, **org, **{v: int(row.get(v) or 0) for v in values})
+                extra = {"supplier_name": row.get("supplier_name") or ""} if name == "spend" else {}
+                model.objects.create(**lookup, **org, **extra, **{v: int(row.get(v) or 0) for v in values})
 
 
 def _fill_org(row: dict) -> dict | None:
@@ -456,4 +465,5 @@ def _apply_district(name: str, keys_touched: set, expected: dict) -> None:
             continue
         org = rollups.resolve_org({"district_id": lookup["district_id"]})
         if org is not None:
-            model.objects.create(**lookup, city_id=org.city_id, **{v: int(row.get(v) or 0) for v in values})
+            extra = {"supplier_name": row.get("supplier_name") or ""} if name == "district_spend" else {}
+            model.objects.create(**lookup, city_id=org.city_id, **extra, **{v: int(row.get(v) or 0) for v in values})

@@ -89,5 +89,7 @@ def test_deliveries_written_without_events_are_recounted_from_procurement_record
     row = DailyCampusStats.objects.get(campus_id=delivery.campus_id)
     assert (row.deliveries_accepted, row.delivery_accepted_fen, row.batches_accepted) == (1, 40 * 250 + 12 * 2600, 2)
     assert {s.category: s.amount_fen for s in DailySpend.objects.all()} == {"vegetable": 40 * 250, "meat": 12 * 2600}
+    assert set(DailySpend.objects.values_list("supplier_name", flat=True)) == {proc.supplier.name}
+    assert set(DistrictSpend.objects.values_list("supplier_name", flat=True)) == {proc.supplier.name}
     assert DailyDistrictStats.objects.get().deliveries_accepted == 1
     assert rollups_rebuild(meals_from="events").ok

@@ -89,3 +89,21 @@ def test_a_school_cannot_move_another_schools_case(spread):
     services.case_assign(case=other_case, actor=spread.user(Role.CITY_REGULATOR))
     with pytest.raises(NotYourCase):
         services.case_respond(case=other_case, actor=spread.user(Role.SCHOOL_ADMIN), note="x")
+
+
+def test_inspections_are_scoped_like_cases(world):
+    from canteen.supervision.models import Inspection
+
+    services.inspection_plan(
+        actor=world.user(Role.CITY_REGULATOR),
+        campus_id=world.campuses[-1].pk,
+        planned_on=world.campuses[0].created_at.date(),
+    )
+    assert Inspection.objects.visible_to(world.user(Role.CITY_REGULATOR)).count() == 1
+    assert Inspection.objects.visible_to(world.user(Role.DISTRICT_REGULATOR)).count() == 0  # another district
+    assert Inspection.objects.visible_to(world.user(Role.GUARDIAN)).count() == 0
+    with pytest.raises(NotYourCase):  # a district cannot plan for another district's campus
+        services.inspection_plan(
+            actor=world.user(Role.DISTRICT_REGULATOR), campus_id=world.campuses[-1].pk,
+            planned_on=world.campuses[0].created_at.date(),
+        )  # fmt: skip

@@ -78,6 +78,19 @@ class IssueIn(serializers.Serializer):
     dish_name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
 
 
+class MealIssueLineIn(serializers.Serializer):
+    item = serializers.UUIDField()
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=3)
+    dish_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    dish_name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+
+
+class MealIssueIn(serializers.Serializer):
+    day = serializers.DateField()
+    meal_kind = serializers.ChoiceField(choices=MealKind.choices)
+    lines = MealIssueLineIn(many=True, allow_empty=False)
+
+
 class UploadIn(serializers.Serializer):
     file = serializers.FileField()
 

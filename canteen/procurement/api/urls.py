@@ -18,4 +18,5 @@ urlpatterns = [
     path("demand/", views.Demand.as_view(), name="demand"),
     path("stock/", views.Stock.as_view(), name="stock"),
     path("stock/issue/", views.StockIssue.as_view(), name="stock-issue"),
+    path("stock/issue-meal/", views.StockIssueMeal.as_view(), name="stock-issue-meal"),
 ]

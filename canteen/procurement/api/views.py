@@ -417,3 +417,45 @@ class StockIssue(APIView):
             }
 
         return idempotent_response(request, scope=f"procurement.issue:{user.pk}", operation=operation)
+
+
+class StockIssueMeal(APIView):
+    """Issue a whole meal (several items, optionally per dish) all or nothing, each item FEFO."""
+
+    @extend_schema(request=s.MealIssueIn, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = s.validated(s.MealIssueIn, request.data)
+        user = request.user
+
+        def operation() -> tuple[int, Any]:
+            campus = user.campus if user.campus_id else None
+            if campus is None:
+                raise NotFound()
+            items = {
+                str(i.pk): i
+                for i in Item.objects.filter(
+                    pk__in=[line["item"] for line in data["lines"]], district_id=campus.school.district_id
+                )
+            }
+            if len(items) != len({str(line["item"]) for line in data["lines"]}):
+                raise NotFound()
+            moves = services.stock_issue_many(
+                actor=user,
+                campus=campus,
+                day=data["day"],
+                meal_kind=data["meal_kind"],
+                lines=[{**line, "item": items[str(line["item"])]} for line in data["lines"]],
+            )
+            return 201, {
+                "movements": [
+                    {
+                        "batch_id": str(m.batch_id),
+                        "item_id": str(m.item_id),
+                        "quantity": str(-m.quantity),
+                        "dish_name": m.dish_name,
+                    }
+                    for m in moves
+                ]
+            }
+
+        return idempotent_response(request, scope=f"procurement.issue_meal:{user.pk}", operation=operation)

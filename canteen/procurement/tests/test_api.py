@@ -159,3 +159,38 @@ def test_failed_acceptance_is_not_stored_as_a_replay(api_client, proc):
         HTTP_IDEMPOTENCY_KEY="k",
     )
     assert good.json()["status"] == "rejected"
+
+
+def test_issue_a_meal_over_the_api(api_client, proc):
+    from canteen.procurement import services
+
+    from .factories import batch_line, make_confirmed_order
+
+    order = make_confirmed_order(proc.world, proc.supplier, [(proc.cabbage, "10"), (proc.pork, "4")])
+    delivery = services.delivery_dispatch(
+        actor=proc.user(Role.SUPPLIER_USER),
+        order=order,
+        lines=[batch_line(ln, ln.quantity) for ln in order.lines.all()],
+    )
+    services.delivery_accept(
+        actor=proc.user(Role.STOREKEEPER),
+        delivery=delivery,
+        decisions=[{"line": dl, "result": "accept"} for dl in delivery.lines.all()],
+    )
+    c = _as(api_client, proc.user(Role.STOREKEEPER))
+    body = {
+        "day": str(timezone.localdate()),
+        "meal_kind": "lunch",
+        "lines": [
+            {"item": str(proc.cabbage.pk), "quantity": "6", "dish_name": "白菜炒肉"},
+            {"item": str(proc.pork.pk), "quantity": "5", "dish_name": "白菜炒肉"},
+        ],
+    }
+    short = c.post(API + "stock/issue-meal/", body, format="json", HTTP_IDEMPOTENCY_KEY="m1")
+    assert short.status_code == 409
+    assert short.json()["error"]["details"]["shortages"][0]["item"] == "猪肉（后腿）"
+    body["lines"][1]["quantity"] = "3"
+    ok = c.post(API + "stock/issue-meal/", body, format="json", HTTP_IDEMPOTENCY_KEY="m2")
+    assert ok.status_code == 201, ok.content
+    assert {m["quantity"] for m in ok.json()["movements"]} == {"6.000", "3.000"}
+    assert sorted(str(b.on_hand) for b in Batch.objects.all()) == ["1.000", "4.000"]

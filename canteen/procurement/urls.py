@@ -27,4 +27,6 @@ urlpatterns = [
     path("procurement/stock/count/<uuid:count_id>/", views.count_detail, name="count"),
     path("procurement/demand/", views.demand, name="demand"),
     path("procurement/batches/<uuid:batch_id>/", views.batch_page, name="batch"),
+    path("procurement/batches/<uuid:batch_id>/qc-report/", views.qc_report, name="qc-report"),
+    path("procurement/licences/<uuid:licence_id>/scan/", views.licence_scan, name="licence-scan"),
 ]

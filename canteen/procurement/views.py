@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -24,7 +24,7 @@ from canteen.org.models import Campus
 
 from . import selectors, services
 from .choices import CheckResult, ItemCategory, LicenceKind, MealKind, OrderStatus, Storage
-from .models import Batch, Item, StockCount, Supplier
+from .models import Batch, Item, Licence, StockCount, Supplier
 
 CAMPUS_ROLES = {Role.CANTEEN_MANAGER, Role.STOREKEEPER}
 DISTRICT_ROLES = {Role.DISTRICT_REGULATOR, Role.CITY_REGULATOR}
@@ -686,3 +686,32 @@ def batch_page(request: HttpRequest, batch_id: str) -> HttpResponse:
         "procurement/batch.html",
         {"b": selectors.batch_detail(batch_id=batch.pk), "issues": selectors.issues_of_batch(batch=batch)},
     )
+
+
+def _serve(field: Any, content_type: str, filename: str) -> HttpResponse:
+    """Serve a stored upload (already checked to be a PDF or image) inline, never sniffed as HTML."""
+    if not field:
+        raise Http404
+    response = FileResponse(field.open("rb"), content_type=content_type or "application/octet-stream")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+@login_required
+def qc_report(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = Batch.objects.visible_to(request.user).filter(pk=batch_id).first()
+    if batch is None:
+        raise Http404
+    ext = batch.qc_report.name.rsplit(".", 1)[-1] if batch.qc_report else "pdf"
+    return _serve(batch.qc_report, batch.qc_report_content_type, f"qc-{batch.batch_number or batch.pk}.{ext}")
+
+
+@login_required
+def licence_scan(request: HttpRequest, licence_id: str) -> HttpResponse:
+    licence = Licence.objects.visible_to(request.user).filter(pk=licence_id).distinct().first()
+    if licence is None:
+        raise Http404
+    ext = licence.scan.name.rsplit(".", 1)[-1] if licence.scan else "pdf"
+    return _serve(licence.scan, licence.scan_content_type, f"licence-{licence.pk}.{ext}")

@@ -236,3 +236,19 @@ def test_supplier_uploads_a_renewed_licence_in_the_portal(client, proc):
     )
     services.supplier_assert_can_trade(supplier=proc.supplier)
     assert "证照过期" not in c.get(reverse("procurement:portal")).content.decode()
+
+
+def test_qc_report_is_served_to_the_campus_only(client, proc):
+    order = make_confirmed_order(proc.world, proc.supplier, [(proc.rice, "1")])
+    services.delivery_dispatch(
+        actor=proc.user(Role.SUPPLIER_USER), order=order, lines=[batch_line(order.lines.get(), "1")]
+    )
+    batch = Batch.objects.get()
+    c = _client(client, proc.user(Role.STOREKEEPER))
+    response = c.get(reverse("procurement:qc-report", args=[batch.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    c = _client(client, proc.user(Role.GUARDIAN))
+    assert c.get(reverse("procurement:qc-report", args=[batch.pk])).status_code == 404

@@ -108,6 +108,17 @@ def _board_data(board, day: date, now: datetime) -> dict:
     }
 
 
+def _render_in(request: HttpRequest, template: str, data: dict) -> HttpResponse:
+    """A screen PC's browser language is often not the school's: `?lang=zh-hans|en` decides."""
+    from django.utils import translation
+
+    lang = request.GET.get("lang", "")
+    if lang in ("zh-hans", "en"):
+        with translation.override(lang):
+            return render(request, template, data)
+    return render(request, template, data)
+
+
 def _board_or_404(token: str):
     board = selectors.board_by_token(token=token)
     if board is None:
@@ -141,7 +152,7 @@ def board(request: HttpRequest, token: str) -> HttpResponse:
     data["phone_url"] = request.build_absolute_uri(reverse("meals:board-phone", args=[token]))
     # segno writes the SVG itself from the URL we built: safe to inline.
     data["qr_svg"] = mark_safe(_qr_svg(data["phone_url"]))  # noqa: S308
-    return render(request, "meals/board.html", data)
+    return _render_in(request, "meals/board.html", data)
 
 
 @cache_control(max_age=30, public=True)
@@ -157,7 +168,7 @@ def board_phone(request: HttpRequest, token: str) -> HttpResponse:
     data["week"] = [
         {"day": monday + timedelta(days=i), "weekday": _weekday(monday + timedelta(days=i))} for i in range(7)
     ]
-    return render(request, "meals/board_phone.html", data)
+    return _render_in(request, "meals/board_phone.html", data)
 
 
 @cache_control(max_age=86400, public=True)

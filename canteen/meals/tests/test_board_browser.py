@@ -24,6 +24,19 @@ def board_url(world, live_server):
     setup = make_meal_setup(
         world.campuses[0], day=timezone.localdate(), kinds=(SessionKind.BREAKFAST, SessionKind.LUNCH)
     )
+    # A long lunch, as real canteens serve (staple, main, vegetable, soup, fruit and milk).
+    services.menu_set_entries(
+        actor=None,
+        campus=setup.campus,
+        session=setup.sessions[SessionKind.LUNCH],
+        day=timezone.localdate(),
+        entries={
+            setup.set_meals["A"]: [setup.dishes[d] for d in ("米饭", "番茄炒蛋", "青椒肉丝", "清炒小白菜", "牛奶")],
+            setup.set_meals["B"]: [setup.dishes[d] for d in ("米饭", "土豆烧鸡", "花生拌菠菜", "馒头", "牛奶")],
+            setup.set_meals["H"]: [setup.dishes[d] for d in ("米饭", "番茄炒蛋", "土豆烧鸡", "清炒小白菜", "牛奶")],
+        },
+        reason="加牛奶 milk added",
+    )
     for dish in setup.dishes.values():
         services.dish_generate_photo(dish=dish)
     board = services.menu_board_ensure(canteen=world.canteens[0])
@@ -54,6 +67,7 @@ def test_big_screen_board(browser, board_url, width, height, name):
     page = context.new_page()
     page.goto(board_url[0] + "?at=12:00")  # lunch is on; breakfast is listed beside it
     page.wait_for_load_state("networkidle")
+    page.wait_for_selector("body[data-fitted]")
     _not_blank(_shot(page, name))
     current = page.get_by_test_id("current-session")
     assert current.is_visible()
@@ -71,8 +85,9 @@ def test_big_screen_board(browser, board_url, width, height, name):
     # everything on one screen: nothing to scroll, no mouse needed
     assert page.evaluate("() => document.documentElement.scrollHeight") <= height + 2
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 2
+    footer_top = page.locator(".board-foot").bounding_box()["y"]
     for box in (page.get_by_test_id("set-meal").nth(i).bounding_box() for i in range(3)):
-        assert box["y"] + box["height"] <= height
+        assert box["y"] + box["height"] <= footer_top  # nothing hidden behind the footer
     # the other session of the day is listed beside the current one
     assert page.get_by_test_id("other-session").first.is_visible()
     assert "早餐" in page.get_by_test_id("other-session").first.inner_text()

@@ -29,6 +29,10 @@ def test_board_is_public_by_token_and_shows_todays_menu(client, world, today_set
     assert 'http-equiv="refresh"' in html
     assert 'class="topbar"' not in html  # full screen: no site chrome
     assert "<svg" in html  # the QR code for parents
+    english = client.get(f"/meals/board/{board.token}/?lang=en", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Today's menu" in english
+    chinese = client.get(f"/meals/board/{board.token}/?lang=zh-hans", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "今日菜单" in chinese
 
 
 def test_wrong_or_rotated_token_is_not_found(client, world, today_setup):

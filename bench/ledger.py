@@ -181,32 +181,44 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="short runs (5 s each)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     seconds = 5 if args.small else args.seconds
+    if args.small:
+        args.rounds = 1
     print(f"load before: {os.getloadavg()}, clients={args.clients}, {seconds}s per run")
     try:
-        tps_before = run_pgbench(args.clients, seconds, initialise=True)
-        print(f"pgbench simple-update TPS: {tps_before:,.0f}")
+        # The machine is shared: alternate pgbench and ledger runs so that both see the same load,
+        # and compare each ledger figure with the pgbench runs on either side of it.
+        pg = [run_pgbench(args.clients, seconds, initialise=True)]
+        print(f"pgbench simple-update TPS: {pg[-1]:,.0f}")
         # One client: one transaction at a time, each waiting for its commit. This is the ceiling
         # for anything serialized on one row, such as all charges on a single wallet.
         tps_serial = run_pgbench(1, seconds, initialise=False)
         print(f"pgbench simple-update TPS, 1 client (serial commit ceiling): {tps_serial:,.0f}")
         students, campus = setup_django_db()
-        single_quiet = run_ledger(students, campus, args.clients, seconds, True, True, "sq")
-        print(f"ledger meal_charge, one wallet, ledger only:        {single_quiet:,.0f} postings/s")
-        single = run_ledger(students, campus, args.clients, seconds, True, False, "sa")
-        print(f"ledger meal_charge, one wallet, with subscribers:   {single:,.0f} postings/s")
-        many = run_ledger(students, campus, args.clients, seconds, False, True, "ma")
-        print(f"ledger meal_charge, {args.clients} wallets, ledger only:        {many:,.0f} postings/s")
-        tps_after = run_pgbench(args.clients, seconds, initialise=False)
-        print(f"pgbench simple-update TPS (again): {tps_after:,.0f}")
-        reference = (tps_before + tps_after) / 2
+        single: list[float] = []
+        many: list[float] = []
+        for r in range(args.rounds):
+            single.append(run_ledger(students, campus, args.clients, seconds, True, True, f"s{r}"))
+            print(f"ledger meal_charge, one wallet, ledger only:  {single[-1]:,.0f} postings/s")
+            many.append(run_ledger(students, campus, args.clients, seconds, False, True, f"m{r}"))
+            print(f"ledger meal_charge, {args.clients} wallets, ledger only: {many[-1]:,.0f} postings/s")
+            pg.append(run_pgbench(args.clients, seconds, initialise=False))
+            print(f"pgbench simple-update TPS: {pg[-1]:,.0f}")
+        subscribed = run_ledger(students, campus, args.clients, seconds, True, False, "sub")
+        print(f"ledger meal_charge, one wallet, with other domains' subscribers: {subscribed:,.0f} postings/s")
+        reference = sum(pg) / len(pg)
+        best_single = max(single)
+        best_many = max(many)
+        print(f"pgbench mean {reference:,.0f} TPS over {len(pg)} runs")
         print(
-            f"single-wallet / pgbench: {single_quiet / reference:.0%} (ledger only), "
-            f"{single / reference:.0%} (with subscribers); goal >= 50%"
+            f"single-wallet / pgbench: best {best_single / reference:.0%}, mean {sum(single) / len(single) / reference:.0%}"
         )
-        print(f"single-wallet / pgbench 1 client: {single_quiet / tps_serial:.0%}")
-        print(f"{args.clients} wallets / pgbench: {many / reference:.0%}")
+        print(
+            f"{args.clients} wallets / pgbench: best {best_many / reference:.0%}, mean {sum(many) / len(many) / reference:.0%}"
+        )
+        print(f"single-wallet / pgbench 1 client: {best_single / tps_serial:.0%}")
         from canteen.ledger.services import balances_rebuild
 
         print(f"balance differences after the run: {len(balances_rebuild())}")

@@ -387,13 +387,16 @@ def on_nutrition_checked(event: Event) -> None:
     if not passed:
         flags = p.get("flags") or []
         flag_text = "、".join(_flag_text(f) for f in flags)[:1000] if isinstance(flags, list) else str(flags)[:1000]
+        # One open case per campus and school week: a regulator reviews a week's menus, and a
+        # failing day after day is one problem with recurrences, not five cases.
+        year, week, _ = day.isocalendar()
         _open_case(
             event,
             keys,
             source=CaseSource.NUTRITION_FAILED,
-            source_ref=str(p.get("menu_id") or f"{keys.campus_id}:{day.isoformat()}"),
-            title=f"菜单营养不达标（{day.isoformat()}）",
-            description=flag_text,
+            source_ref=f"{keys.campus_id}:{year}-W{week:02d}",
+            title=f"菜单营养不达标（{year}年第{week}周）",
+            description=f"{day.isoformat()}：{flag_text}",
             severity=Severity.LOW,
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from canteen.org.choices import Role
@@ -66,9 +68,15 @@ def test_a_rejected_delivery_opens_a_case_and_a_partial_one_too(world):
 def test_a_failed_nutrition_check_opens_a_case_a_passed_one_does_not(world):
     events.nutrition(world.campuses[0], passed=True)
     assert not Case.objects.exists()
-    events.nutrition(world.campuses[0], passed=False, flags=["蛋白质不足", "能量偏低"])
+    monday = date(2026, 11, 16)
+    events.nutrition(world.campuses[0], passed=False, day=monday, flags=["蛋白质不足", "能量偏低"])
     case = only_case(CaseSource.NUTRITION_FAILED)
     assert "蛋白质不足" in case.description
+    # Failing again the same week is a recurrence of the open case; the next week is a new one.
+    events.nutrition(world.campuses[0], passed=False, day=monday + timedelta(days=2), flags=["脂肪偏高"])
+    assert only_case(CaseSource.NUTRITION_FAILED).steps.filter(action="recur").count() == 1
+    events.nutrition(world.campuses[0], passed=False, day=monday + timedelta(days=7))
+    assert Case.objects.filter(source=CaseSource.NUTRITION_FAILED).count() == 2
 
 
 def test_inspection_findings_open_cases(world):

@@ -57,4 +57,4 @@ def test_a_nutrition_check_run_by_meals_reaches_supervision(world):
     assert row.nutrition_checks == checks.count() >= 1
     assert row.nutrition_failed == checks.filter(passed=False).count()
     opened = Case.objects.filter(source=CaseSource.NUTRITION_FAILED, campus_id=campus.pk).count()
-    assert opened == (1 if row.nutrition_failed else 0)  # one open case per campus-day
+    assert opened == (1 if row.nutrition_failed else 0)  # one open case per campus and week

@@ -21,6 +21,7 @@ from canteen.core.i18n import tr
 from canteen.org.models import ServingWindow
 
 from . import selectors, services
+from .errors import UnknownStudent
 from .models import Terminal
 
 MANAGER_ROLES = frozenset({"canteen_manager", "school_admin"})
@@ -106,16 +107,18 @@ def window_checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         method = request.POST.get("method", "pin")
         student_id = None
-        if method == "manual":
-            from canteen.org.models import Student
-
-            student = (
-                Student.objects.visible_to(user)
-                .filter(student_number=(request.POST.get("student_number") or "").strip())
-                .first()
-            )
-            student_id = student.pk if student else uuid.uuid4()  # unknown → the service says so
         try:
+            if method == "manual":
+                from canteen.org.models import Student
+
+                student = (
+                    Student.objects.visible_to(user)
+                    .filter(student_number=(request.POST.get("student_number") or "").strip())
+                    .first()
+                )
+                if student is None:
+                    raise UnknownStudent()
+                student_id = student.pk
             result = services.checkout_at_window(
                 actor=user,
                 terminal=None,

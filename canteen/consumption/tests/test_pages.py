@@ -29,6 +29,8 @@ def test_an_operator_checks_a_student_out_by_pin_at_the_staffed_window(world, ca
     # The same form submitted twice (a double click) charges once.
     client.post(url, {**form, "pin": "730519", "key": "form-2"})
     assert MealRecord.objects.filter(student=student).count() == 1
+    unknown = client.post(url, {**form, "method": "manual", "student_number": "NOBODY", "key": "form-3"})
+    assert "未找到该学生" in unknown.content.decode()
 
 
 def test_a_manager_registers_a_terminal_and_sees_its_token_once(world, canteen, client):

@@ -9,7 +9,12 @@ class TraceConfig(AppConfig):
     name = "canteen.trace"
     label = "trace"
     verbose_name = "溯源 Traceability"
-    nav = [NavItem("溯源", "Traceability", "trace:codes", roles=STAFF, order=45)]
+    nav = [
+        NavItem("溯源", "Traceability", "trace:codes", roles=STAFF, order=45),
+        NavItem(
+            "EPCIS 导入", "EPCIS import", "trace:epcis-import", roles={"district_regulator", "city_regulator"}, order=46
+        ),
+    ]
 
     def ready(self) -> None:
         from . import handlers  # noqa: F401 - registers the event subscribers

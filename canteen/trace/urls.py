@@ -14,4 +14,5 @@ urlpatterns = [
     path("trace/codes/", views.codes, name="codes"),
     path("trace/labels.pdf", views.label_sheet, name="labels"),
     path("trace/recall/<str:code>/", views.recall, name="recall"),
+    path("trace/epcis/import/", views.epcis_import, name="epcis-import"),
 ]

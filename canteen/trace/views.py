@@ -11,15 +11,17 @@ from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 
-from . import labels, selectors, services, sources
+from . import epcis, labels, selectors, services, sources
 from .models import TraceCode
 
 PUBLIC_RATE_PER_MINUTE = 120
+PAGE_CACHE_SECONDS = 60
 MAX_QC_BYTES = 20 * 1024 * 1024
 
 
@@ -43,6 +45,7 @@ def _too_many() -> HttpResponse:
     return response
 
 
+IMPORT_ROLES = {"district_regulator", "city_regulator"}
 SCAN_KEY = "trace-scans"
 _last_flush = time.monotonic()
 
@@ -78,7 +81,12 @@ def public_page(request: HttpRequest, code: str) -> HttpResponse:
     if trace_code is None:
         return render(request, "trace/not_found.html", {"code": code[:16]}, status=404)
     count_scan(trace_code.pk)
-    context = selectors.trace_page(code=trace_code)
+    # Many parents scan the same day's batches: keep a page's facts for a minute.
+    key = f"trace-page:{trace_code.code}:{translation.get_language()}"
+    context = cache.get(key)
+    if context is None:
+        context = selectors.trace_page(code=trace_code)
+        cache.set(key, context, timeout=PAGE_CACHE_SECONDS)
     return render(request, "trace/public.html", {"t": context})
 
 
@@ -227,3 +235,26 @@ def recall(request: HttpRequest, code: str) -> HttpResponse:
         "trace/recall.html",
         {"code": trace_code, "affected": affected, "recalls": trace_code.recalls.all()},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def epcis_import(request: HttpRequest) -> HttpResponse:
+    """Regulators upload an EPCIS 2.0 JSON-LD file (e.g. a supplier's production events)."""
+    if request.user.role not in IMPORT_ROLES and not request.user.is_superuser:
+        raise Http404
+    result, error = None, None
+    if request.method == "POST":
+        upload = request.FILES.get("document")
+        district_id = request.user.district_id
+        if upload is None or district_id is None:
+            error = tr("请选择文件", "Choose a file")
+        elif upload.size > epcis.MAX_DOCUMENT_BYTES:
+            error = tr("文件过大", "The file is too large")
+        else:
+            try:
+                result = services.epcis_import(actor=request.user, raw=upload.read(), district_id=district_id)
+            except DomainError as exc:
+                error = exc.message(request.LANGUAGE_CODE)
+                result = {"details": exc.details}
+    return render(request, "trace/epcis_import.html", {"result": result, "error": error})

@@ -50,7 +50,7 @@ DISHES: dict[str, dict[str, str | int]] = {
     "肉包子": {"SR20081": 60, "SR10219": 20, "SR11119": 30, "SR16124": 2},
     "小米粥": {"SR20031": 20},
     "玉米": {"SR11167": 120},
-    "鸡蛋面": {"SR20120": 95, "SR01123": 20, "SR11116": 80, "SR10060": 15, "SR04582": 5, "SR02047": "0.6"},
+    "鸡蛋面": {"SR20120": 80, "SR01123": 20, "SR11116": 80, "SR10060": 10, "SR04582": 6, "SR02047": "0.6"},
     # mains (meat, fish, eggs, soy)
     "青椒肉丝": {"SR10060": 40, "SR11333": 70, "SR04582": 7, "SR02047": "0.4", "SR16124": 2},
     "红烧鸡腿": {"SR05075": 55, "SR04582": 8, "SR16124": 3, "SR19335": 3, "SR11216": 2},
@@ -103,6 +103,8 @@ DISHES: dict[str, dict[str, str | int]] = {
     "豆浆": {"SR16120": 200},
     "鸡蛋": {"SR01123": 50},
     "核桃仁": {"SR12155": 10},
+    "葱油饼": {"SR20081": 60, "SR04582": 8, "SR11291": 5, "SR02047": "0.3"},
+    "鸡蛋饼": {"SR20081": 50, "SR01123": 30, "SR04582": 6, "SR11291": 5, "SR02047": "0.3"},
 }
 
 STAPLES = ["米饭", "二米饭", "米饭", "二米饭", "米饭"]
@@ -160,9 +162,14 @@ def seed(ctx) -> None:
     # Dish library per school.
     dishes, lines = [], []
     by_school: dict = {}
+    factors: dict = {}
+    groups = {campus.id: campus_age_group(campus=campus, day=monday) for campus in campuses}
+    school_groups = {campus.school_id: groups[campus.id] for campus in reversed(campuses)}
     for school in ctx.progress(schools.values(), desc="菜品 dishes"):
-        # Older pupils get bigger portions (带量 by age): 12–14-year-olds need ~10–15 % more energy.
-        factor = Decimal("1.1") if school.stage in BOARDING_STAGES else Decimal(1)
+        # Older pupils get bigger portions (带量 by age): 12–14-year-olds need ~10–15 % more energy
+        # than 9–11-year-olds (WS/T 554-2017 Table 1); the school's first campus decides.
+        older = school_groups.get(school.id) in ("12-14", "15-17")
+        factor = factors[school.id] = Decimal("1.1") if older else Decimal(1)
         for name, recipe in DISHES.items():
             allergens, tags = _allergens_and_tags(list(recipe), ingredients)
             dish = Dish(school=school, name=name, allergens=allergens, diet_tags=tags, photo=photos[name])
@@ -207,14 +214,19 @@ def seed(ctx) -> None:
     # This week's menus (published) and next week's (drafts), Monday to Friday.
     menus, entries, versions = [], [], []
     published_days: list[tuple] = []
-    for campus in ctx.progress(campuses, desc="菜单 menus"):
+    planner = _Planner(ingredients)
+    for index, campus in enumerate(ctx.progress(campuses, desc="菜单 menus")):
         school_dishes = by_school[campus.school_id]
         own = campus_set_meals[campus.id]
         for week, status in ((0, MenuStatus.PUBLISHED), (7, MenuStatus.DRAFT)):
             for wd in range(5):
                 day = monday + timedelta(days=week + wd)
                 for kind, session in campus_sessions[campus.id].items():
-                    plan = _day_plan(kind, wd, own)
+                    if index % 5 == 1 and wd == 4:
+                        # Friday's treat at some campuses: as rotated, flags and all.
+                        plan = _day_plan(kind, wd, own)
+                    else:
+                        plan = planner.day(kind, wd, own, groups[campus.id], factors[campus.school_id])
                     menu = Menu(
                         campus=campus,
                         session=session,
@@ -255,10 +267,7 @@ def seed(ctx) -> None:
                     "change_after_publish": False,
                 },
             )
-    groups: dict = {}
     for campus, day in ctx.progress(published_days, desc="营养核对 nutrition checks"):
-        if campus.id not in groups:
-            groups[campus.id] = campus_age_group(campus=campus, day=day)
         nutrition_check_day(campus=campus, day=day, group=groups[campus.id])
 
     _seed_plans(ctx, campuses, campus_sessions, campus_set_meals)
@@ -294,6 +303,117 @@ def _day_plan(kind: str, wd: int, own: dict) -> dict[str, list[str]]:
     if "H" in own:
         plan["H"] = [STAPLES[wd], MAIN_HALAL[wd], VEG_A[wd], SOUPS[wd], FRUIT[wd]]
     return plan
+
+
+class _Planner:
+    """The demo's dietitian: keeps each day's main dish from the rotation and searches the
+    staple, vegetable, soup and fruit (a few hundred combinations) for one whose nutrients pass
+    WS/T 554-2017 for the campus's age band, nearest the rotation first. Where none passes, the
+    rotation stays as it is and the check flags it, as it would a real canteen."""
+
+    STAPLE_CHOICES = ["米饭", "二米饭", "馒头"]
+    VEG_CHOICES = [
+        "清炒小白菜",
+        "蒜蓉西兰花",
+        "醋溜白菜",
+        "香菇青菜",
+        "胡萝卜炒包菜",
+        "清炒豆芽",
+        "炒冬瓜",
+        "凉拌黄瓜",
+        "蒸南瓜",
+    ]
+    SOUP_CHOICES = ["番茄蛋汤", "冬瓜海带汤", "豆腐青菜汤"]
+    FRUIT_CHOICES = ["苹果", "香蕉", "橘子", None]
+    BREAKFAST_DRINK = ["小米粥", "豆浆", "牛奶"]
+    BREAKFAST_BREAD = ["肉包子", "花卷", "馒头", "葱油饼", "鸡蛋饼"]
+    BREAKFAST_EXTRA = ["鸡蛋", None]
+    BREAKFAST_SIDE = ["苹果", "香蕉", "橘子", "酸奶", "玉米", "核桃仁", None]
+    BREAKFAST_SIDE2 = [None, "核桃仁", "酸奶", "香蕉"]
+
+    def __init__(self, ingredients: dict[str, Ingredient]) -> None:
+        self.ingredients = ingredients
+        self.dish_cache: dict = {}
+        self.plan_cache: dict = {}
+
+    def _dish(self, name: str, factor: Decimal):
+        key = (name, factor)
+        if key not in self.dish_cache:
+            from .nutrition import Totals
+
+            totals = Totals()
+            for code, grams in DISHES[name].items():
+                ingredient = self.ingredients[code]
+                totals.add_ingredient(ingredient, _portion(ingredient, grams, factor))
+            self.dish_cache[key] = totals
+        return self.dish_cache[key]
+
+    def passes(self, names: list[str], kind: str, group: str, factor: Decimal) -> bool:
+        from . import guideline
+        from .nutrition import Totals
+
+        totals = Totals()
+        for name in names:
+            totals = totals + self._dish(name, factor)
+        flags = guideline.check_meal(totals=totals.as_dict(), session_kind=kind, group=group, subject="")
+        return not any(f.severity == guideline.FAIL for f in flags)
+
+    def _search(self, rotation: list[str], candidates, kind: str, group: str, factor: Decimal) -> list[str]:
+        if self.passes(rotation, kind, group, factor):
+            return rotation
+        for combo in candidates:
+            names = [n for n in combo if n]
+            if self.passes(names, kind, group, factor):
+                return names
+        return rotation
+
+    def lunch(self, main: str, rotation: list[str], group: str, factor: Decimal, kind: str) -> list[str]:
+        key = (kind, main, tuple(rotation), group, factor)
+        if key not in self.plan_cache:
+            candidates = (
+                [staple, main, veg, soup, fruit]
+                for staple in self.STAPLE_CHOICES
+                for veg in self.VEG_CHOICES
+                for soup in [*self.SOUP_CHOICES, None]
+                for fruit in self.FRUIT_CHOICES
+            )
+            self.plan_cache[key] = self._search(rotation, candidates, kind, group, factor)
+        return self.plan_cache[key]
+
+    def breakfast(self, rotation: list[str], group: str, factor: Decimal) -> list[str]:
+        key = ("breakfast", tuple(rotation), group, factor)
+        if key not in self.plan_cache:
+            candidates = (
+                [drink, bread, extra, side, side2]
+                for drink in self.BREAKFAST_DRINK
+                for bread in self.BREAKFAST_BREAD
+                for extra in self.BREAKFAST_EXTRA
+                for side in self.BREAKFAST_SIDE
+                for side2 in self.BREAKFAST_SIDE2
+                if side2 is None or side2 != side
+            )
+            self.plan_cache[key] = self._search(rotation, candidates, SessionKind.BREAKFAST, group, factor)
+        return self.plan_cache[key]
+
+    def noodles(self, rotation: list[str], group: str, factor: Decimal) -> list[str]:
+        key = ("noodles", tuple(rotation), group, factor)
+        if key not in self.plan_cache:
+            candidates = (
+                ["鸡蛋面", veg, fruit] for veg in [*self.VEG_CHOICES, None] for fruit in ["蒸南瓜", *self.FRUIT_CHOICES]
+            )
+            self.plan_cache[key] = self._search(rotation, candidates, SessionKind.DINNER, group, factor)
+        return self.plan_cache[key]
+
+    def day(self, kind: str, wd: int, own: dict, group: str, factor: Decimal) -> dict[str, list[str]]:
+        plan = _day_plan(kind, wd, own)
+        if kind == SessionKind.BREAKFAST:
+            return {"A": self.breakfast(plan["A"], group, factor)}
+        if kind == SessionKind.DINNER:
+            return {
+                "A": self.lunch(plan["A"][1], plan["A"], group, factor, kind),
+                "B": self.noodles(plan["B"], group, factor),
+            }
+        return {key: self.lunch(names[1], names, group, factor, kind) for key, names in plan.items()}
 
 
 def _link_catalogue(schools: dict) -> None:

@@ -88,6 +88,12 @@ class SettingsIn(serializers.Serializer):
     low_balance_alert_fen = serializers.IntegerField(min_value=0, allow_null=True)
 
 
+class RefundIn(serializers.Serializer):
+    student = serializers.UUIDField()
+    amount_fen = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    reason = serializers.CharField(max_length=200)
+
+
 class ClosureIn(serializers.Serializer):
     student = serializers.UUIDField()
     reason = serializers.CharField(max_length=200, required=False, default="")

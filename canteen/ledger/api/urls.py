@@ -12,6 +12,7 @@ urlpatterns = [
     path("online-top-ups/", views.online_top_ups, name="online-top-ups"),
     path("postings/<uuid:posting_id>/reverse/", views.reverse, name="reverse"),
     path("transfers/", views.transfers, name="transfers"),
+    path("refunds/", views.refunds, name="refunds"),
     path("closures/", views.closures, name="closures"),
     path("provider/<str:provider>/notify/", views.provider_notify, name="provider-notify"),
     path("report/", views.report, name="report"),

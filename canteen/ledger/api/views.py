@@ -32,6 +32,7 @@ from .serializers import (
     OnlineTopUpIn,
     OnlineTopUpOut,
     PostingSerializer,
+    RefundIn,
     ReportRowOut,
     ReverseIn,
     SettingsIn,
@@ -216,6 +217,28 @@ def wallet_settings(request: Request, student_id) -> Response:
         low_balance_alert=None if alert is None else Money(alert),
     )
     return Response(WalletSerializer(account).data)
+
+
+@extend_schema(request=RefundIn, responses={201: PostingSerializer}, parameters=[IDEMPOTENCY_HEADER])
+@api_view(["POST"])
+def refunds(request: Request) -> Response:
+    """Give part of a wallet back (to refunds due, paid out by the office)."""
+    _require(request, OFFICE_ROLES)
+    data = RefundIn(data=request.data)
+    data.is_valid(raise_exception=True)
+    key = check_key(request.headers.get("Idempotency-Key"))
+
+    def operation():
+        posting = services.wallet_refund(
+            student=_student(request, data.validated_data["student"]),
+            amount=Money(data.validated_data["amount_fen"]),
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            idempotency_key=f"api:{key}",
+        )
+        return status.HTTP_201_CREATED, _posting_body(posting)
+
+    return idempotent_response(request, scope="ledger.refund", operation=operation)
 
 
 @extend_schema(request=ClosureIn, responses={201: PostingSerializer}, parameters=[IDEMPOTENCY_HEADER])

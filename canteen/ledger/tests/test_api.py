@@ -140,3 +140,18 @@ def test_guardian_statement_and_settings_over_the_api(world, api_client):
     assert put.json()["daily_limit_fen"] == 1500
     wallets = api_client.get("/api/v1/ledger/wallets/").json()
     assert [w["student"] for w in wallets] == [str(child.pk)]
+
+
+def test_a_partial_refund_is_idempotent_and_guarded(world, api_client):
+    student = world.students[0]
+    services.top_up(student=student, amount=Money(1_000), channel="cash", idempotency_key="t", actor=None)
+    api_client.force_authenticate(world.user(Role.SCHOOL_ADMIN))
+    body = {"student": str(student.pk), "amount_fen": 400, "reason": "家长申请"}
+    for _ in range(2):
+        response = api_client.post("/api/v1/ledger/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+        assert response.status_code == 201
+    assert balance_of(student=student) == Money(600)
+    too_much = api_client.post(
+        "/api/v1/ledger/refunds/", dict(body, amount_fen=700), format="json", HTTP_IDEMPOTENCY_KEY="r-2"
+    )
+    assert too_much.status_code == 402

@@ -32,7 +32,10 @@ def frames(spec: str, *, fps: float | None = None, repeat: int = 1) -> Iterator[
                 yield started, rgb
                 _pace(started, interval)
         return
-    capture = cv2.VideoCapture(int(spec) if spec.isdigit() else str(path))
+    if spec.isdigit():
+        yield from _latest_frames(int(spec))
+        return
+    capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise OSError(f"cannot open frame source {spec!r}")
     try:
@@ -42,8 +45,7 @@ def frames(spec: str, *, fps: float | None = None, repeat: int = 1) -> Iterator[
             if not ok:
                 return
             yield time.time(), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            if not spec.isdigit():
-                _pace(started, interval)
+            _pace(started, interval)
     finally:
         capture.release()
 
@@ -53,3 +55,51 @@ def _pace(started: float, interval: float) -> None:
         left = interval - (time.time() - started)
         if left > 0:
             time.sleep(left)
+
+
+def _latest_frames(index: int) -> Iterator[tuple[float, np.ndarray]]:
+    """A camera delivers frames faster than they are identified (30 fps against ~8 per second);
+    reading them in turn would hand over ever older frames from the driver's buffer. A reader
+    thread keeps only the newest frame and its capture time, and the loop always takes that."""
+    import threading
+
+    import cv2
+
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise OSError(f"cannot open camera {index}")
+    capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+    latest: list = [None]
+    fresh = threading.Condition()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            with fresh:
+                latest[0] = (time.time(), bgr)
+                fresh.notify_all()
+        stop.set()
+        with fresh:
+            fresh.notify_all()
+
+    thread = threading.Thread(target=reader, name="camera", daemon=True)
+    thread.start()
+    seen = 0.0
+    try:
+        while not stop.is_set():
+            with fresh:
+                fresh.wait_for(
+                    lambda seen=seen: stop.is_set() or (latest[0] is not None and latest[0][0] > seen), timeout=5
+                )
+                item = latest[0]
+            if item is None or item[0] <= seen:
+                continue
+            seen = item[0]
+            yield item[0], cv2.cvtColor(item[1], cv2.COLOR_BGR2RGB)
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        capture.release()

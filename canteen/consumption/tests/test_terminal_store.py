@@ -62,3 +62,29 @@ def test_a_committed_row_survives_sigkill_of_the_writer(tmp_path):
     assert proc.exitcode == -signal.SIGKILL
     rows = Store(tmp_path / "q.sqlite3").all()
     assert [(r.key, r.state) for r in rows] == [("committed", "offline")]
+
+
+def test_a_video_file_and_a_folder_are_read_as_rgb_frames(tmp_path):
+    import cv2
+    import numpy as np
+
+    from canteen.consumption.terminal.frames import frames
+
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(5):
+        writer.write(
+            np.dstack(
+                [np.zeros((240, 320), np.uint8), np.zeros((240, 320), np.uint8), np.full((240, 320), 200, np.uint8)]
+            )
+        )
+    writer.release()
+    got = list(frames(str(clip)))
+    assert len(got) == 5
+    assert got[0][1].shape == (240, 320, 3)
+    assert got[0][1][..., 0].mean() > 150  # OpenCV's BGR red comes out as RGB red
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((10, 10, 3), np.uint8))
+    (folder / "notes.txt").write_text("not a frame")
+    assert len(list(frames(str(folder), repeat=3))) == 3

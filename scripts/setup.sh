@@ -10,7 +10,8 @@ if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; f
 
 # chromium: page tests in a real browser; ffmpeg: kitchen video; fonts-noto-cjk: Chinese in PDFs,
 # labels and screenshots; nodejs/npm: front-end libraries (ECharts, hls.js) served locally.
-APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk nodejs npm postgresql-client)
+# fonts-dejavu-core: the clock burnt into the simulated kitchen cameras.
+APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-dejavu-core nodejs npm postgresql-client)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -43,6 +44,14 @@ echo "→ pip install -r requirements.txt"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt
 .venv/bin/python -m pip install -q --no-deps -e .
+
+# Real face photos for the identity tests: the insightface wheel is read as a zip for its sample
+# images and never installed (no PyPI package ships labelled faces otherwise).
+if ! ls var/test-assets/insightface-2.1-*.whl >/dev/null 2>&1; then
+  echo "→ test face images (insightface wheel, read only for its images)"
+  mkdir -p var/test-assets
+  .venv/bin/python -m pip download -q --no-deps -d var/test-assets insightface==2.1 || echo "  (not available: multi-person face tests will be skipped)"
+fi
 
 if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
   echo "→ npm install (front-end libraries)"

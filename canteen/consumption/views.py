@@ -4,6 +4,7 @@ the face, on equal footing)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import date
 
@@ -80,7 +81,10 @@ def terminal_register(request: HttpRequest) -> HttpResponse:
         limit = 3000
     terminal, token = services.terminal_register(window=window, actor=request.user, offline_limit_fen=max(0, limit))
     # Shown once, on the next page, never stored in clear.
-    request.session["new_terminal_token"] = {"code": terminal.code, "token": token}
+    from canteen.identity.services import terminal_package_key
+
+    gallery_key = base64.b64encode(terminal_package_key(campus=terminal.campus)).decode()
+    request.session["new_terminal_token"] = {"code": terminal.code, "token": token, "gallery_key": gallery_key}
     return redirect("consumption:terminal-list")
 
 

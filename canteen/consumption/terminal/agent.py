@@ -3,9 +3,11 @@ rules. See store.py for the durability contract."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -158,8 +160,13 @@ class TerminalAgent:
     def _open_gallery(self, package: bytes) -> None:
         from canteen.identity.services import gallery_package_open
 
+        # A window PC should hold only its campus's package key (shown with the token at
+        # registration), not the district's root template key; without it, the key is derived
+        # from this process's settings (a terminal run on the server itself).
+        campus_key = os.environ.get("CANTEEN_TERMINAL_GALLERY_KEY")
         try:
-            self.gallery = gallery_package_open(package)
+            key = base64.b64decode(campus_key) if campus_key else None
+            self.gallery = gallery_package_open(package, key=key)
         except Exception as exc:  # a damaged or foreign package: keep what we had
             log.error("gallery package rejected: %s", exc)
 

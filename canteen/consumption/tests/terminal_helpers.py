@@ -90,13 +90,13 @@ def run_terminal(server: str, token: str, data_dir: Path, *args: str, timeout: f
     return proc.stdout
 
 
-def start_terminal(server: str, token: str, data_dir: Path, *args: str) -> subprocess.Popen:
+def start_terminal(server: str, token: str, data_dir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         terminal_cmd(server, token, data_dir, *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
     )
 
 

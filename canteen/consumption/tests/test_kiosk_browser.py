@@ -3,11 +3,13 @@ class, set meal, price, balance and allergy notes on the screen, with a sound.""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
 
 from canteen.consumption.models import MealRecord
+from canteen.identity.services import terminal_package_key
 
 from .conftest import fund
 from .terminal_helpers import add_students, enrol_people, start_terminal, write_frames
@@ -59,6 +61,11 @@ def test_a_recognized_student_appears_on_the_kiosk(world, canteen, registered_te
         "20",
         "--kiosk-port",
         "0",
+        # The window PC holds only its campus's gallery key, not the district's template key.
+        env={
+            "CANTEEN_TERMINAL_GALLERY_KEY": base64.b64encode(terminal_package_key(campus=canteen.campus)).decode(),
+            "CANTEEN_FACE_KEY": base64.b64encode(b"w" * 32).decode(),
+        },
     )
     try:
         url = read_kiosk_url(proc)

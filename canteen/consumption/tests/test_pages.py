@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.urls import reverse
 
@@ -44,6 +46,9 @@ def test_a_manager_registers_a_terminal_and_sees_its_token_once(world, canteen, 
     assert terminal.offline_limit_fen == 2000
     assert 'data-testid="new-token"' in page
     assert "ct_" + terminal.token_prefix in page
+    from canteen.identity.services import terminal_package_key
+
+    assert base64.b64encode(terminal_package_key(campus=canteen.campus)).decode() in page
     again = client.get(reverse("consumption:terminal-list")).content.decode()
     assert 'data-testid="new-token"' not in again
     client.post(reverse("consumption:terminal-deactivate", args=[terminal.pk]))

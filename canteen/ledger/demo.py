@@ -1,5 +1,5 @@
 """Ledger demo data: every enrolled demo student gets a wallet with an opening top-up (bank
-transfer at the school office a month ago), each campus a month of non-food costs, and the
+transfer at the school office a month ago), each campus its non-food costs so far this month, and the
 demo guardian's two children an online top-up through the demo provider (so the statement,
 the settlement file and the reconciliation page have something to show).
 
@@ -91,13 +91,13 @@ def seed(ctx) -> None:
                     "channel": posting.channel,
                 },
             )
-        # A month of non-food running costs per campus (fuel, water, power), for the disclosure.
+        # Non-food running costs per campus (fuel, water, power) so far this month, for the disclosure.
         for campus_id in campus_ids:
             services.other_cost_record(
                 campus=campus_id,
-                amount=Money(ctx.rng.randint(150_000, 400_000)),
-                memo="燃气水电（上月）",
-                idempotency_key=f"demo-other:{campus_id}:{opening_day:%Y-%m}",
+                amount=Money(ctx.rng.randint(3_000, 9_000)),
+                memo="燃气水电",
+                idempotency_key=f"demo-other:{campus_id}:{ctx.today:%Y-%m}",
                 actor=None,
             )
     _seed_demo_guardian(ctx)

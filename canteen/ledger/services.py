@@ -790,10 +790,15 @@ def transfer(*, from_student: Student, to_student: Student, amount: Money, actor
     if from_student.pk == to_student.pk:
         raise InvalidAmount("不能转给同一账户", "Cannot transfer to the same wallet", code="same_wallet")
     _check_guardian_may(actor, from_student, to_student)
+    # Only between children of one guardian (the acting guardian, for a guardian).
+    links = GuardianLink.objects.filter(student__in=[from_student, to_student])
     if getattr(actor, "role", None) == Role.GUARDIAN:
-        shared = GuardianLink.objects.filter(guardian__user=actor, student__in=[from_student, to_student]).count()
-        if shared != 2:
-            raise NotYourChild()
+        links = links.filter(guardian__user=actor)
+    guardians_of: dict[Any, set[Any]] = {}
+    for guardian_id, student_id in links.values_list("guardian_id", "student_id"):
+        guardians_of.setdefault(student_id, set()).add(guardian_id)
+    if not guardians_of.get(from_student.pk, set()) & guardians_of.get(to_student.pk, set()):
+        raise NotYourChild()
     scope = campus_scope(from_student.campus_id)
 
     def work() -> Posting:
@@ -1080,6 +1085,8 @@ def period_close(*, campus: Campus, through: date, actor: Any, period: str = "da
             last = monthrange(through.year, through.month)[1]
             if through.day != last:
                 raise InvalidAmount("月结须到月末", "A month closes on its last day", code="not_month_end")
+            if PeriodClose.objects.filter(campus_id=scope.campus_id, period="month", start=start).exists():
+                raise PeriodClosed(details={"month": start.isoformat()[:7]})
         else:
             start = (book.closed_through + timedelta(days=1)) if book.closed_through else through
             if book.closed_through and through <= book.closed_through:

@@ -15,7 +15,8 @@ from canteen.ledger import services
 from canteen.ledger.errors import InsufficientFunds
 from canteen.ledger.models import Posting
 from canteen.ledger.selectors import balance_of
-from canteen.org.models import User
+from canteen.org.choices import Relation
+from canteen.org.models import GuardianLink, User
 
 from .helpers import assert_books_balance
 
@@ -86,6 +87,9 @@ def test_parallel_charges_on_one_wallet_never_overdraw_it(world):
 def test_charges_top_ups_and_duplicates_race_on_many_wallets(world):
     admin = User.objects.create_superuser("conc-admin2", password="x")
     students = world.students[:4]
+    guardian = students[0].guardian_links.get().guardian  # siblings: transfers are allowed
+    for sibling in students[1:]:
+        GuardianLink.objects.create(guardian=guardian, student=sibling, relation=Relation.FATHER)
     for s in students:
         services.top_up(student=s, amount=Money(2_000), channel="cash", idempotency_key=f"seed-{s.pk}", actor=admin)
     jobs = []

@@ -150,3 +150,15 @@ def test_an_offline_meal_of_a_closed_day_goes_to_the_open_period(world, funded):
     )
     assert posting.on == timezone.localdate()
     assert yesterday.isoformat() in posting.memo
+
+
+def test_the_low_balance_alert_fires_once_when_the_balance_crosses_it(world, funded):
+    Account.objects.filter(code=f"wallet:{funded.pk}").update(low_balance_alert_fen=1000)
+    services.meal_charge(student=funded, amount=Money(650), idempotency_key="a", campus=funded.campus)  # 1350 left
+    assert not OutboxEvent.objects.filter(topic="ledger.low_balance").exists()
+    services.meal_charge(student=funded, amount=Money(650), idempotency_key="b", campus=funded.campus)  # 700 left
+    services.meal_charge(student=funded, amount=Money(100), idempotency_key="c", campus=funded.campus)  # 600 left
+    alerts = list(OutboxEvent.objects.filter(topic="ledger.low_balance"))
+    assert len(alerts) == 1
+    assert alerts[0].payload["balance_fen"] == 700
+    assert alerts[0].payload["student_id"] == str(funded.pk)

@@ -121,3 +121,11 @@ def test_the_school_office_records_cash_once_and_closes_a_leaving_students_walle
     )
     assert balance_of(student=student) == Money(0)
     assert Posting.objects.get(kind="closure").amount_fen == 12_050
+
+
+def test_a_month_is_closed_once(world):
+    today = timezone.localdate()
+    last_of_previous = today.replace(day=1) - timedelta(days=1)
+    services.period_close(campus=world.campuses[0], through=last_of_previous, actor=None, period="month")
+    with pytest.raises(PeriodClosed):
+        services.period_close(campus=world.campuses[0], through=last_of_previous, actor=None, period="month")

@@ -26,7 +26,8 @@ from canteen.ledger.errors import (
 )
 from canteen.ledger.models import Account, Posting
 from canteen.ledger.selectors import balance_of
-from canteen.org.models import User
+from canteen.org.choices import Relation
+from canteen.org.models import GuardianLink, User
 
 from .helpers import assert_books_balance
 
@@ -253,6 +254,10 @@ def _run_sequence(world, admin, ops) -> None:
 
 @pytest.fixture
 def admin(world):
+    # The students are siblings (one guardian), so transfers between them are allowed.
+    guardian = world.students[0].guardian_links.get().guardian
+    for sibling in world.students[1:STUDENTS]:
+        GuardianLink.objects.create(guardian=guardian, student=sibling, relation=Relation.MOTHER)
     return User.objects.create_superuser("ledger-admin", password="x")
 
 

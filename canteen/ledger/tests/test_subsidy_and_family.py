@@ -135,3 +135,11 @@ def test_rebuild_reports_and_fixes_a_tampered_balance(two_children):
     out = StringIO()
     call_command("ledger_rebuild_balances", stdout=out)
     assert "0 处差异" in out.getvalue()
+
+
+def test_staff_cannot_move_money_between_unrelated_students(world):
+    admin = world.user(Role.SCHOOL_ADMIN)
+    first, stranger = world.students[0], world.students[1]
+    services.top_up(student=first, amount=Money(1_000), channel="cash", idempotency_key="t", actor=None)
+    with pytest.raises(NotYourChild):
+        services.transfer(from_student=first, to_student=stranger, amount=Money(100), actor=admin, idempotency_key="x")

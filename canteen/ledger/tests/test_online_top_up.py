@@ -117,3 +117,22 @@ def test_the_demo_checkout_page_pays_and_redirects_to_the_statement(world, clien
     assert response["Location"] == f"/ledger/guardian/{child.pk}/"
     client.post(pay_url)  # pressing twice pays once
     assert balance_of(student=child) == Money(8_850)
+
+
+def test_staff_upload_the_settlement_file_and_see_the_mismatches(world, client, order):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    DemoProvider().pay(order)  # paid at the provider, notification lost: a mismatch to list
+    client.force_login(world.user(Role.DISTRICT_REGULATOR))
+    today = timezone.localdate()
+    csv_bytes = client.get(f"/ledger/finance/demo-settlement.csv?day={today}").content
+    assert order.out_trade_no in csv_bytes.decode()
+    response = client.post(
+        "/ledger/finance/reconcile/",
+        {"provider": "demo", "day": today.isoformat(), "file": SimpleUploadedFile("s.csv", csv_bytes, "text/csv")},
+    )
+    assert response.status_code == 302
+    detail = client.get(response["Location"]).content.decode()
+    assert "missing_in_ledger" in detail
+    assert "¥100.00" in detail
+    assert "s.csv" in client.get("/ledger/finance/reconcile/").content.decode()

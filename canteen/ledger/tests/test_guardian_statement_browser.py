@@ -51,3 +51,21 @@ def test_guardian_reads_the_statement_and_sets_a_daily_limit(world, page, login,
     page.wait_for_selector(".messages")
     with pytest.raises(DailyLimitExceeded):
         services.meal_charge(student=child, amount=Money(200), idempotency_key="m3", campus=child.campus)
+
+
+def test_guardian_tops_up_online_through_the_demo_provider(world, page, login, live_server):
+    guardian = world.user(Role.GUARDIAN)
+    child = world.students[0]
+    login(guardian.username, "pw-" + guardian.username)
+    page.goto(f"{live_server.url}/ledger/guardian/{child.pk}/top-up/")
+    page.fill("[data-testid=amount]", "66.60")
+    page.click("[data-testid=pay]")
+    page.wait_for_selector("[data-testid=confirm-pay]")
+    assert page.inner_text("[data-testid=pay-amount]") == "¥66.60"
+    page.click("[data-testid=confirm-pay]")
+    page.wait_for_selector("[data-testid=statement]")
+    assert page.inner_text("[data-testid=balance]") == "¥66.60"
+    assert "+¥66.60" in page.inner_text("[data-testid=statement]")
+    page.go_back()  # back on the provider page: it shows paid, and nothing is charged twice
+    page.reload()
+    assert page.locator("[data-testid=confirm-pay]").count() == 0

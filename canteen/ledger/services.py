@@ -1320,17 +1320,6 @@ def balances_rebuild(*, fix: bool = False, actor: Any = None) -> list[BalanceDif
     return differences
 
 
-def iter_chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def clear_caches() -> None:
     _scopes.clear()
     _accounts.clear()

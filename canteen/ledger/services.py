@@ -291,16 +291,21 @@ def _apply(leg: Leg, on: date, open_check: uuid.UUID | None = None) -> tuple[int
         f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(where)} "  # noqa: S608 - fixed identifiers
         "RETURNING balance_fen, low_balance_alert_fen"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, set_params + where_params)
-        row = cursor.fetchone()
-    if row is None:
+    for _attempt in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, set_params + where_params)
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0], row[1]
         _check_open(open_check, on)
         _refuse(leg, on)
-    return row[0], row[1]
+        # The guard failed, yet the account now passes it: a concurrent top-up committed between
+        # our UPDATE and the read. Try again rather than refuse for a reason that no longer holds.
+    raise InsufficientFunds(details={"amount_fen": -leg.amount_fen})
 
 
 def _refuse(leg: Leg, on: date) -> None:
+    """Raise the reason the guarded UPDATE touched no row; return if the account now passes."""
     account = Account.objects.get(pk=leg.account.id)
     amount = -leg.amount_fen
     if account.status != AccountStatus.OPEN:
@@ -310,9 +315,10 @@ def _refuse(leg: Leg, on: date) -> None:
             details={"balance_fen": account.balance_fen, "amount_fen": amount, "floor_fen": account.floor_fen}
         )
     spent = account.spent_today_fen if account.spent_on == on else 0
-    raise DailyLimitExceeded(
-        details={"daily_limit_fen": account.daily_limit_fen, "spent_today_fen": spent, "amount_fen": amount}
-    )
+    if leg.spend_fen > 0 and account.daily_limit_fen is not None and spent + leg.spend_fen > account.daily_limit_fen:
+        raise DailyLimitExceeded(
+            details={"daily_limit_fen": account.daily_limit_fen, "spent_today_fen": spent, "amount_fen": amount}
+        )
 
 
 @functools.cache

@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
+    if command == "terminal":
+        # One BLAS thread: the 5,000-row gallery match is a single small product, and a thread pool
+        # fighting the face model for two cores made it 80x slower under load.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     if command == "up":
         return up(rest)
     if command == "web":

@@ -87,7 +87,7 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=128)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(default=_idempotency_expiry, db_index=True)
 

@@ -115,10 +115,10 @@ def on_meal_served(event: Event) -> None:
     column = SESSION_COLUMNS.get(str(p.get("session_kind") or "").lower())
     if column:
         deltas[column] = 1
-    rollups.stats_add(day=day, keys=keys, last_served_at=at, **deltas)
     from django.utils import timezone
 
-    rollups.hourly_add(day=day, hour=timezone.localtime(at).hour, keys=keys, meals=1)
+    # Appended, not added to the campus-day row: see RollupDelta.
+    rollups.delta_add(event_id=event.id, day=day, keys=keys, hour=timezone.localtime(at).hour, served_at=at, **deltas)
 
 
 def _served_at(p: dict[str, Any]) -> Any:
@@ -147,13 +147,15 @@ def on_meal_voided(event: Event) -> None:
     column = SESSION_COLUMNS.get(str(p.get("session_kind") or "").lower())
     if column:
         deltas[column] = -1
-    rollups.stats_add(day=day, keys=keys, **deltas)
+    rollups.delta_add(event_id=event.id, day=day, keys=keys, **deltas)
 
 
 # ------------------------------------------------------------------ ledger
 
 
-def _ledger(counter: str, count_column: str | None = None) -> Callable[[Event], None]:
+def _ledger(counter: str, count_column: str | None = None, *, deferred: bool = False) -> Callable[[Event], None]:
+    """`deferred`: a topic of the checkout path, appended as a RollupDelta (see rollups)."""
+
     def apply(event: Event) -> None:
         keys = _keys(event)
         if keys is None:
@@ -162,13 +164,16 @@ def _ledger(counter: str, count_column: str | None = None) -> Callable[[Event], 
         deltas = {counter: _int(event.payload.get("amount_fen"))}
         if count_column:
             deltas[count_column] = 1
-        rollups.stats_add(day=day, keys=keys, **deltas)
+        if deferred:
+            rollups.delta_add(event_id=event.id, day=day, keys=keys, **deltas)
+        else:
+            rollups.stats_add(day=day, keys=keys, **deltas)
 
     return apply
 
 
-once("ledger.topped_up")(_ledger("topups_fen", "topups_count"))
-once("ledger.meal_charged")(_ledger("meal_charges_fen"))
+once("ledger.topped_up")(_ledger("topups_fen", "topups_count", deferred=True))
+once("ledger.meal_charged")(_ledger("meal_charges_fen", deferred=True))
 once("ledger.subsidy_granted")(_ledger("subsidy_fen"))
 once("ledger.supplier_paid")(_ledger("food_spend_fen"))
 

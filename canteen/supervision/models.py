@@ -474,3 +474,55 @@ class RateLimitBucket(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="sv_ratelimit_key_window_uniq")]
         indexes = [models.Index(fields=["window_start"], name="sv_ratelimit_window")]
+
+
+# Counters a RollupDelta carries: those moved by the topics of the checkout path.
+DELTA_COUNTERS = [
+    "meals_served",
+    "meals_voided",
+    "meals_breakfast",
+    "meals_lunch",
+    "meals_dinner",
+    "meal_revenue_fen",
+    "meal_charges_fen",
+    "topups_fen",
+    "topups_count",
+]
+
+
+class RollupDelta(models.Model):
+    """One high-frequency fact (a meal served or voided, a charge, a top-up), appended by its
+    handler instead of updating the shared campus-day row: the checkout transaction only
+    INSERTs, so checkouts of one campus no longer queue on that row's lock until commit.
+    `tasks.fold_rollup_deltas` folds them into the rollup tables every few seconds; readers add
+    the deltas not yet folded, so the figures stay exact. The table holds seconds of traffic."""
+
+    id = models.BigAutoField(primary_key=True)
+    # The outbox event: one delta per event, however often the event is replayed.
+    event_id = models.BigIntegerField(unique=True)
+    day = models.DateField()
+    campus_id = models.UUIDField()
+    school_id = models.UUIDField()
+    district_id = models.UUIDField()
+    city_id = models.UUIDField()
+    # Meals served only: the serving hour (the big screen's curve) and time.
+    hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    served_at = models.DateTimeField(null=True, blank=True)
+    meals_served = models.IntegerField(default=0)
+    meals_voided = models.IntegerField(default=0)
+    meals_breakfast = models.IntegerField(default=0)
+    meals_lunch = models.IntegerField(default=0)
+    meals_dinner = models.IntegerField(default=0)
+    meal_revenue_fen = models.BigIntegerField(default=0)
+    meal_charges_fen = models.BigIntegerField(default=0)
+    topups_fen = models.BigIntegerField(default=0)
+    topups_count = models.IntegerField(default=0)
+
+    objects = ScopedManager()
+    scope_lookups = ROLLUP_SCOPE
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day", "campus_id"], name="sv_delta_day_campus"),
+            models.Index(fields=["district_id", "day"], name="sv_delta_district_day"),
+        ]

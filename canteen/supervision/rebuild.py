@@ -27,12 +27,14 @@ from canteen.core.models import OutboxEvent
 from . import rollups
 from .models import (
     DAILY_COUNTERS,
+    DELTA_COUNTERS,
     DailyCampusStats,
     DailyDistrictStats,
     DailySpend,
     DistrictSpend,
     Feedback,
     HourlyCampusMeals,
+    RollupDelta,
 )
 
 MEAL_TOPICS = ("consumption.meal_served", "consumption.meal_voided")
@@ -328,7 +330,12 @@ def rollups_rebuild(
     deliveries_from = deliveries_from or ("records" if _procurement_available() else "events")
     report = RebuildReport(meals_from=meals_from, deliveries_from=deliveries_from)
     with transaction.atomic():
+        # Deltas of the checkout path: fold what is pending, and count what arrives meanwhile
+        # as part of the rollups ("actual" is what a dashboard shows: rollup + pending).
+        rollups.fold_all()
+        pending = _pending(start, end)
         actual = {name: _snapshot(m, k, v, start, end, org=_org_fields(name)) for name, (m, k, v) in TABLES.items()}
+        _add_pending(actual, pending, ("daily", "hourly"))
         if records_only:
             expected = {name: {k: dict(v) for k, v in rows.items()} for name, rows in actual.items()}
         else:
@@ -345,7 +352,8 @@ def rollups_rebuild(
                     if (meals_from == "events" or t not in MEAL_TOPICS)
                     and (deliveries_from == "events" or t not in DELIVERY_TOPICS)
                 ]
-                report.events_replayed = _replay(topics, start)
+                with rollups.applied_directly():
+                    report.events_replayed = _replay(topics, start)
                 expected = {
                     name: _snapshot(m, k, v, start, end, org=_org_fields(name)) for name, (m, k, v) in TABLES.items()
                 }
@@ -394,6 +402,7 @@ def rollups_rebuild(
         expected.update(_derive_districts(expected))
         for name, (model, keys, values, _) in DISTRICT_TABLES.items():
             actual[name] = _snapshot(model, keys, values, start, end, org=("city_id",))
+        _add_pending(actual, pending, ("district_daily",))
         for name, values in [(n, t[2]) for n, t in TABLES.items()] + [(n, t[2]) for n, t in DISTRICT_TABLES.items()]:
             for key in sorted(set(actual[name]) | set(expected[name]), key=str):
                 report.rows_compared += 1
@@ -404,9 +413,51 @@ def rollups_rebuild(
                             Difference(name, key, value, int(a.get(value) or 0), int(e.get(value) or 0))
                         )
         if apply and report.differences:
-            _apply(report, expected)
+            _apply(report, _minus_pending(expected, pending))
             report.applied = True
     return report
+
+
+def _pending(start: date | None, end: date | None) -> dict[str, dict]:
+    """Deltas not yet folded, keyed like the snapshots of the tables they will move."""
+    qs = RollupDelta.objects.all()
+    if start:
+        qs = qs.filter(day__gte=start)
+    if end:
+        qs = qs.filter(day__lte=end)
+    out: dict[str, dict] = {"daily": {}, "hourly": {}, "district_daily": {}}
+    sums = {name: Sum(name) for name in DELTA_COUNTERS}
+    for r in qs.values("day", "campus_id", "district_id").annotate(**sums):
+        out["daily"][(r["day"], str(r["campus_id"]))] = {name: r[name] or 0 for name in DELTA_COUNTERS}
+        row = out["district_daily"].setdefault((r["day"], str(r["district_id"])), {"campus_meal_days": 0})
+        for name in DELTA_COUNTERS:
+            row[name] = row.get(name, 0) + (r[name] or 0)
+        if (r["meals_served"] or 0) > 0 and not DailyCampusStats.objects.filter(
+            day=r["day"], campus_id=r["campus_id"], meals_served__gt=0
+        ).exists():
+            row["campus_meal_days"] += 1
+    for r in qs.filter(hour__isnull=False).values("day", "campus_id", "hour").annotate(n=Sum("meals_served")):
+        out["hourly"][(r["day"], str(r["campus_id"]), str(r["hour"]))] = {"meals": r["n"] or 0}
+    return out
+
+
+def _add_pending(actual: dict[str, dict], pending: dict[str, dict], tables: tuple[str, ...]) -> None:
+    for name in tables:
+        for key, values in pending[name].items():
+            row = actual[name].setdefault(key, {})
+            for value_name, value in values.items():
+                row[value_name] = int(row.get(value_name) or 0) + value
+
+
+def _minus_pending(expected: dict[str, dict], pending: dict[str, dict]) -> dict[str, dict]:
+    """What the rollup rows must hold so that rollup + pending deltas equals the source."""
+    out = {name: {k: dict(v) for k, v in rows.items()} for name, rows in expected.items()}
+    for name, rows in pending.items():
+        for key, values in rows.items():
+            row = out[name].setdefault(key, dict(zip(TABLES.get(name, DISTRICT_TABLES.get(name))[1], key, strict=True)))
+            for value_name, value in values.items():
+                row[value_name] = int(row.get(value_name) or 0) - value
+    return out
 
 
 def _org_of(cols: dict) -> dict:

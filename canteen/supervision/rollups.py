@@ -1,12 +1,19 @@
 """Writes to the rollup tables: atomic F() increments, upserted per (day, campus).
 
 Called by the event handlers inside the publisher's transaction, so a rollup commits or rolls
-back with the fact that moved it. `event_claim` makes each outbox event count once."""
+back with the fact that moved it. `event_claim` makes each outbox event count once.
+
+The checkout path's topics (meals served/voided, meal charges, top-ups) do not touch the shared
+rows: `delta_add` appends one RollupDelta and `fold` (periodic) adds the deltas to the rollups
+in one transaction. See RollupDelta and docs/decisions.md, "Supervision"."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +24,16 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import DailyCampusStats, DailyDistrictStats, DailySpend, DistrictSpend, HourlyCampusMeals, ProcessedEvent
+from .models import (
+    DELTA_COUNTERS,
+    DailyCampusStats,
+    DailyDistrictStats,
+    DailySpend,
+    DistrictSpend,
+    HourlyCampusMeals,
+    ProcessedEvent,
+    RollupDelta,
+)
 
 log = logging.getLogger("canteen.supervision")
 
@@ -26,6 +42,8 @@ log = logging.getLogger("canteen.supervision")
 DISTRICT_LEVEL = uuid.UUID(int=0)
 
 _district_city: dict[str, uuid.UUID] = {}
+
+ORG_KEYS = ("campus_id", "school_id", "district_id", "city_id")
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,16 @@ def stats_add(*, day: date, keys: OrgKeys, last_served_at: datetime | None = Non
     deltas = {name: int(value) for name, value in deltas.items() if value}
     if not deltas and last_served_at is None:
         return
+    first_meal = _campus_add(day=day, keys=keys, last_served_at=last_served_at, deltas=deltas)
+    # The district row is updated after the campus row, always in this order, so two
+    # transactions never wait on each other's rows in opposite orders.
+    _district_add(
+        day=day, district_id=keys.district_id, city_id=keys.city_id, deltas=deltas, first_meals=int(first_meal)
+    )
+
+
+def _campus_add(*, day: date, keys: OrgKeys, last_served_at: datetime | None, deltas: dict[str, int]) -> bool:
+    """Upsert the campus-day row; True when these deltas hold the campus-day's first meal."""
     updates: dict[str, Any] = {name: F(name) + value for name, value in deltas.items()}
     values: dict[str, Any] = dict(deltas)
     if last_served_at is not None:
@@ -156,30 +184,129 @@ def stats_add(*, day: date, keys: OrgKeys, last_served_at: datetime | None = Non
         values["last_served_at"] = last_served_at
     fields = keys.as_fields()
     _upsert(DailyCampusStats, {"day": day, "campus_id": fields.pop("campus_id")}, fields, updates, values)
-    first_meal = False
-    if deltas.get("meals_served", 0) > 0:
-        # Whether this campus-day just started serving (the district's campus-meal-days). We
-        # hold the campus row's lock since our UPDATE/INSERT, so the count we read is ours
-        # plus what committed before: equal to our delta only for the first meal.
-        served = DailyCampusStats.objects.filter(day=day, campus_id=keys.campus_id).values_list(
-            "meals_served", flat=True
+    if deltas.get("meals_served", 0) <= 0:
+        return False
+    # Whether this campus-day just started serving (the district's campus-meal-days). We
+    # hold the campus row's lock since our UPDATE/INSERT, so the count we read is ours
+    # plus what committed before: equal to our delta only for the first meal.
+    served = DailyCampusStats.objects.filter(day=day, campus_id=keys.campus_id).values_list("meals_served", flat=True)
+    return served.get() == deltas["meals_served"]
+
+
+def _district_add(
+    *, day: date, district_id: uuid.UUID, city_id: uuid.UUID, deltas: dict[str, int], first_meals: int
+) -> None:
+    updates: dict[str, Any] = {name: F(name) + value for name, value in deltas.items() if value}
+    values: dict[str, Any] = {name: value for name, value in deltas.items() if value}
+    if first_meals:
+        updates["campus_meal_days"] = F("campus_meal_days") + first_meals
+        values["campus_meal_days"] = first_meals
+    if updates:
+        _upsert(DailyDistrictStats, {"day": day, "district_id": district_id}, {"city_id": city_id}, updates, values)
+
+
+# ------------------------------------------------------------------ deltas (checkout path)
+
+# Set while `supervision_rebuild` replays stored events: deltas are applied to the rollups at
+# once (inside the rebuild's savepoint) instead of being appended.
+_direct: ContextVar[bool] = ContextVar("supervision_rollups_direct", default=False)
+
+
+@contextmanager
+def applied_directly() -> Iterator[None]:
+    token = _direct.set(True)
+    try:
+        yield
+    finally:
+        _direct.reset(token)
+
+
+def delta_add(
+    *,
+    event_id: int,
+    day: date,
+    keys: OrgKeys,
+    hour: int | None = None,
+    served_at: datetime | None = None,
+    **counters: int,
+) -> None:
+    """Record a high-frequency fact as one INSERT (see RollupDelta); folded later by `fold`."""
+    counters = {name: int(value) for name, value in counters.items() if value}
+    unknown = set(counters) - set(DELTA_COUNTERS)
+    if unknown:
+        raise ValueError(f"not a delta counter: {sorted(unknown)}")
+    if _direct.get():
+        stats_add(day=day, keys=keys, last_served_at=served_at, **counters)
+        if hour is not None and counters.get("meals_served"):
+            hourly_add(day=day, hour=hour, keys=keys, meals=counters["meals_served"])
+        return
+    if not counters and served_at is None:
+        return
+    RollupDelta.objects.create(
+        event_id=event_id, day=day, hour=hour, served_at=served_at, **keys.as_fields(), **counters
+    )
+
+
+def fold(*, limit: int = 20000) -> int:
+    """Fold up to `limit` deltas into the rollup tables in one transaction; returns how many.
+
+    The deltas are locked FOR UPDATE SKIP LOCKED, so two folders never take the same delta (a
+    second one takes the next ones, or nothing), and deleted in the same transaction that adds
+    them: a reader sees a delta either pending or folded, never both. Rows are updated in one
+    global order (campus rows, hourly rows, district rows, each sorted), the order a direct
+    handler also follows (campus, then district), so folders and handlers never deadlock."""
+    with transaction.atomic():
+        rows = list(
+            RollupDelta.objects.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values("id", "day", "hour", "served_at", *ORG_KEYS, *DELTA_COUNTERS)[:limit]
         )
-        first_meal = served.get() == deltas["meals_served"]
-    # The district row is updated after the campus row, always in this order, so two
-    # transactions never wait on each other's rows in opposite orders.
-    district_updates = {k: v for k, v in updates.items() if k != "last_served_at"}
-    district_values = {k: v for k, v in values.items() if k != "last_served_at"}
-    if first_meal:
-        district_updates["campus_meal_days"] = F("campus_meal_days") + 1
-        district_values["campus_meal_days"] = 1
-    if district_updates:
-        _upsert(
-            DailyDistrictStats,
-            {"day": day, "district_id": keys.district_id},
-            {"city_id": keys.city_id},
-            district_updates,
-            district_values,
-        )
+        if not rows:
+            return 0
+        campus: dict[tuple, dict[str, Any]] = {}
+        hourly: dict[tuple, int] = {}
+        for r in rows:
+            key = (r["day"], str(r["campus_id"]))
+            g = campus.setdefault(key, {"keys": OrgKeys(*(r[k] for k in ORG_KEYS)), "last": None, "sums": {}})
+            for name in DELTA_COUNTERS:
+                if r[name]:
+                    g["sums"][name] = g["sums"].get(name, 0) + r[name]
+            if r["served_at"] is not None and (g["last"] is None or r["served_at"] > g["last"]):
+                g["last"] = r["served_at"]
+            if r["hour"] is not None and r["meals_served"]:
+                hourly[(*key, r["hour"])] = hourly.get((*key, r["hour"]), 0) + r["meals_served"]
+        district: dict[tuple, dict[str, Any]] = {}
+        for key in sorted(campus):
+            g = campus[key]
+            keys: OrgKeys = g["keys"]
+            first = False
+            if g["sums"] or g["last"] is not None:
+                first = _campus_add(day=key[0], keys=keys, last_served_at=g["last"], deltas=g["sums"])
+            d = district.setdefault((key[0], str(keys.district_id)), {"keys": keys, "sums": {}, "first": 0})
+            for name, value in g["sums"].items():
+                d["sums"][name] = d["sums"].get(name, 0) + value
+            d["first"] += int(first)
+        for day, campus_id, hour in sorted(hourly):
+            hourly_add(day=day, hour=hour, keys=campus[(day, campus_id)]["keys"], meals=hourly[(day, campus_id, hour)])
+        for key in sorted(district):
+            d = district[key]
+            _district_add(
+                day=key[0],
+                district_id=d["keys"].district_id,
+                city_id=d["keys"].city_id,
+                deltas=d["sums"],
+                first_meals=d["first"],
+            )
+        RollupDelta.objects.filter(id__in=[r["id"] for r in rows]).delete()
+    return len(rows)
+
+
+def fold_all() -> int:
+    """Fold until nothing is pending (tests, the rebuild command, a worker catching up)."""
+    total = 0
+    while n := fold():
+        total += n
+    return total
 
 
 def hourly_add(*, day: date, hour: int, keys: OrgKeys, meals: int) -> None:

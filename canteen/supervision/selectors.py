@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -20,6 +23,7 @@ from canteen.core.scoping import scope_of
 from .choices import OPEN_STATUSES, CaseStatus, FeedbackKind, FeedbackStatus, Flag
 from .models import (
     DAILY_COUNTERS,
+    DELTA_COUNTERS,
     CampusDim,
     Case,
     DailyCampusStats,
@@ -31,6 +35,7 @@ from .models import (
     Inspection,
     LicenceWatch,
     LiveItem,
+    RollupDelta,
 )
 from .rollups import DISTRICT_LEVEL
 
@@ -173,6 +178,62 @@ def _sum_fields() -> dict[str, Sum]:
     return {f"t_{name}": Sum(name) for name in DAILY_COUNTERS}
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Read the rollups and the pending deltas in one snapshot. A fold moves deltas into the
+    rollups in one commit; two READ COMMITTED statements could fall on either side of it and
+    count a delta twice or not at all, REPEATABLE READ cannot. Inside a caller's transaction
+    the caller's isolation applies."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def _pending(actor: Any, unit: Unit) -> QuerySet[RollupDelta]:
+    """The checkout path's deltas not yet folded into the rollups (seconds of traffic)."""
+    return RollupDelta.objects.visible_to(actor).filter(**_unit_filter(unit))
+
+
+def _pending_sums() -> dict[str, Sum]:
+    return {f"t_{name}": Sum(name) for name in DELTA_COUNTERS}
+
+
+def _pending_net(qs: QuerySet[RollupDelta]) -> int:
+    row = qs.aggregate(s=Sum("meals_served"), v=Sum("meals_voided"))
+    return (row["s"] or 0) - (row["v"] or 0)
+
+
+def _new_meal_days(pending: QuerySet[RollupDelta], key: str | None) -> dict[str, int]:
+    """Campus-days whose first meal is still pending (their rollup row shows no meal yet), per
+    `key` (or under "" when None): the rest of the participation denominator."""
+    extra = [key] if key and key != "campus_id" else []
+    served = list(pending.filter(meals_served__gt=0).values_list("day", "campus_id", *extra).distinct())
+    if not served:
+        return {}
+    started = set(
+        DailyCampusStats.objects.filter(
+            day__in={r[0] for r in served}, campus_id__in={r[1] for r in served}, meals_served__gt=0
+        ).values_list("day", "campus_id")
+    )
+    out: dict[str, int] = {}
+    for r in served:
+        if (r[0], r[1]) not in started:
+            k = "" if key is None else str(r[-1])
+            out[k] = out.get(k, 0) + 1
+    return out
+
+
+def _add_pending_sums(row: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
+    for name in DELTA_COUNTERS:
+        row[f"t_{name}"] = (row.get(f"t_{name}") or 0) + (pending.get(f"t_{name}") or 0)
+    return row
+
+
 def _figures(row: dict[str, Any], enrolled: tuple[int, int]) -> dict[str, Any]:
     pupils, campuses = enrolled
     row = {name: int(row.get(f"t_{name}") or 0) for name in DAILY_COUNTERS} | {
@@ -215,11 +276,19 @@ def _sources(actor: Any, unit: Unit) -> tuple[QuerySet, Any, QuerySet]:
 
 def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | None = None) -> dict[str, Any]:
     """Every figure of the district/city dashboard for `unit` over [start, end], its children
-    (for drill-down), a daily series, spend by supplier and category, and the case loop."""
+    (for drill-down), a daily series, spend by supplier and category, and the case loop.
+    Figures are the rollups plus the deltas not yet folded: exact at every moment."""
+    with _one_snapshot():
+        return _dashboard(actor=actor, unit=unit, start=start, end=end, today=today)
+
+
+def _dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | None) -> dict[str, Any]:
     today = today or timezone.localdate()
     child = CHILD[unit.level]
     base, meal_days, spend = _sources(actor, unit)
     in_range = base.filter(day__gte=start, day__lte=end)
+    pending = _pending(actor, unit)
+    pending_in_range = pending.filter(day__gte=start, day__lte=end)
     enrolled = _enrolled_by(unit, child)
     total_enrolled = (
         (sum(e[0] for e in enrolled.values()), sum(e[1] for e in enrolled.values())) if child else enrolled[""]
@@ -231,9 +300,18 @@ def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | N
     children: list[dict[str, Any]] = []
     if child:
         key = KEY[child]
-        rows = list(in_range.values(key).annotate(**_sum_fields(), campus_meal_days=meal_days).order_by(key))
+        by_key = {str(r[key]): r for r in in_range.values(key).annotate(**_sum_fields(), campus_meal_days=meal_days)}
+        for p in pending_in_range.values(key).annotate(**_pending_sums()):
+            _add_pending_sums(by_key.setdefault(str(p[key]), {key: p[key], "campus_meal_days": 0}), p)
+        for k, n in _new_meal_days(pending_in_range, key).items():
+            by_key[k]["campus_meal_days"] = (by_key[k]["campus_meal_days"] or 0) + n
+        rows = [by_key[k] for k in sorted(by_key)]
         today_by = {str(r[key]): r["n"] or 0 for r in base.filter(day=today).values(key).annotate(n=net)}
-        totals_row: dict[str, Any] = {f"t_{name}": sum(r[f"t_{name}"] or 0 for r in rows) for name in DAILY_COUNTERS}
+        for r in pending.filter(day=today).values(key).annotate(n=net):
+            today_by[str(r[key])] = today_by.get(str(r[key]), 0) + (r["n"] or 0)
+        totals_row: dict[str, Any] = {
+            f"t_{name}": sum(r.get(f"t_{name}") or 0 for r in rows) for name in DAILY_COUNTERS
+        }
         totals_row["campus_meal_days"] = sum(r["campus_meal_days"] or 0 for r in rows)
         seen = {str(r[key]) for r in rows}
         # Children with enrolment but no activity yet still belong in the table.
@@ -255,33 +333,40 @@ def dashboard(*, actor: Any, unit: Unit, start: date, end: date, today: date | N
         children.sort(key=lambda c: (-c["meals_net"], c["name"]))
         meals_today = sum(today_by.values())
     else:
-        totals_row = in_range.aggregate(**_sum_fields(), campus_meal_days=meal_days)
-        meals_today = base.filter(day=today).aggregate(n=net)["n"] or 0
+        totals_row = _add_pending_sums(
+            in_range.aggregate(**_sum_fields(), campus_meal_days=meal_days),
+            pending_in_range.aggregate(**_pending_sums()),
+        )
+        totals_row["campus_meal_days"] = (totals_row["campus_meal_days"] or 0) + _new_meal_days(
+            pending_in_range, None
+        ).get("", 0)
+        meals_today = (base.filter(day=today).aggregate(n=net)["n"] or 0) + _pending_net(pending.filter(day=today))
     totals = _figures(totals_row, total_enrolled)
     if start == term_from and end == today:
         meals_term = totals["meals_net"]
     else:
-        meals_term = base.filter(day__gte=term_from, day__lte=today).aggregate(n=net)["n"] or 0
+        meals_term = (base.filter(day__gte=term_from, day__lte=today).aggregate(n=net)["n"] or 0) + _pending_net(
+            pending.filter(day__gte=term_from, day__lte=today)
+        )
 
+    by_day: dict[date, dict[str, int]] = {}
+    for qs, extra in ((in_range, {"sub": Sum("subsidy_fen"), "al": Sum("alarms")}), (pending_in_range, {})):
+        for r in qs.values("day").annotate(
+            s=Sum("meals_served"), v=Sum("meals_voided"), rev=Sum("meal_revenue_fen"), top=Sum("topups_fen"), **extra
+        ):
+            d = by_day.setdefault(r["day"], {"s": 0, "v": 0, "rev": 0, "top": 0, "sub": 0, "al": 0})
+            for name in d:
+                d[name] += r.get(name) or 0
     series = [
         {
-            "day": r["day"].isoformat(),
-            "meals_net": (r["s"] or 0) - (r["v"] or 0),
-            "revenue_fen": r["rev"] or 0,
-            "topups_fen": r["top"] or 0,
-            "subsidy_fen": r["sub"] or 0,
-            "alarms": r["al"] or 0,
+            "day": day.isoformat(),
+            "meals_net": r["s"] - r["v"],
+            "revenue_fen": r["rev"],
+            "topups_fen": r["top"],
+            "subsidy_fen": r["sub"],
+            "alarms": r["al"],
         }
-        for r in in_range.values("day")
-        .annotate(
-            s=Sum("meals_served"),
-            v=Sum("meals_voided"),
-            rev=Sum("meal_revenue_fen"),
-            top=Sum("topups_fen"),
-            sub=Sum("subsidy_fen"),
-            al=Sum("alarms"),
-        )
-        .order_by("day")
+        for day, r in sorted(by_day.items())
     ]
     return {
         "unit": {"level": unit.level, "id": str(unit.id), "name": unit.name},
@@ -456,7 +541,13 @@ def camera_tiles(*, actor: Any, unit: Unit, limit: int = 6) -> list[dict[str, An
 
 def bigscreen(*, actor: Any, unit: Unit, now: datetime | None = None) -> dict[str, Any]:
     """The live district (or city) today: meals as served, hourly curve, campus ranking,
-    the ticker of alarms and cases, camera tiles."""
+    the ticker of alarms and cases, camera tiles. Meals are the rollups plus the deltas not yet
+    folded, so the screen moves with every checkout."""
+    with _one_snapshot():
+        return _bigscreen(actor=actor, unit=unit, now=now)
+
+
+def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any]:
     now = now or timezone.now()
     today = timezone.localdate(now)
     flt = _unit_filter(unit)
@@ -469,6 +560,14 @@ def bigscreen(*, actor: Any, unit: Unit, now: datetime | None = None) -> dict[st
         last=Max("last_served_at"),
         serving=Count("campus_id", filter=Q(meals_served__gt=0)),
     )
+    pending = _pending(actor, unit).filter(day=today)
+    ptot = pending.aggregate(
+        served=Sum("meals_served"), voided=Sum("meals_voided"), revenue=Sum("meal_revenue_fen"), last=Max("served_at")
+    )
+    for name in ("served", "voided", "revenue"):
+        tot[name] = (tot[name] or 0) + (ptot[name] or 0)
+    tot["last"] = max((t for t in (tot["last"], ptot["last"]) if t is not None), default=None)
+    tot["serving"] = (tot["serving"] or 0) + _new_meal_days(pending, None).get("", 0)
     hourly = {
         r["hour"]: r["n"]
         for r in HourlyCampusMeals.objects.visible_to(actor)
@@ -476,11 +575,22 @@ def bigscreen(*, actor: Any, unit: Unit, now: datetime | None = None) -> dict[st
         .values("hour")
         .annotate(n=Sum("meals"))
     }
-    rows = list(
-        stats.filter(meals_served__gt=0)
-        .values("campus_id", "meals_served", "meals_voided", "last_served_at")
-        .order_by("-meals_served")[:200]
-    )
+    for r in pending.filter(hour__isnull=False).values("hour").annotate(n=Sum("meals_served")):
+        hourly[r["hour"]] = hourly.get(r["hour"], 0) + (r["n"] or 0)
+    by_campus = {
+        str(r["campus_id"]): r
+        for r in stats.filter(meals_served__gt=0).values("campus_id", "meals_served", "meals_voided", "last_served_at")
+    }
+    for p in pending.values("campus_id").annotate(s=Sum("meals_served"), v=Sum("meals_voided"), last=Max("served_at")):
+        r = by_campus.setdefault(
+            str(p["campus_id"]),
+            {"campus_id": p["campus_id"], "meals_served": 0, "meals_voided": 0, "last_served_at": None},
+        )
+        r["meals_served"] += p["s"] or 0
+        r["meals_voided"] += p["v"] or 0
+        if p["last"] is not None and (r["last_served_at"] is None or p["last"] > r["last_served_at"]):
+            r["last_served_at"] = p["last"]
+    rows = sorted((r for r in by_campus.values() if r["meals_served"] > 0), key=lambda r: -r["meals_served"])[:200]
     dims = {str(d.campus_id): d for d in CampusDim.objects.filter(campus_id__in=[r["campus_id"] for r in rows])}
     ranking = []
     for r in rows:

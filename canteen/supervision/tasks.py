@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from canteen.core.worker import periodic
 
-from . import partitioning, services
+from . import partitioning, rollups, services
 
 
 @periodic(seconds=300, name="supervision.escalate_overdue")
@@ -28,3 +28,9 @@ def ensure_partitions() -> str:
 @periodic(seconds=3600, name="supervision.prune")
 def prune() -> str:
     return ", ".join(f"{k}={v}" for k, v in services.prune().items())
+
+
+@periodic(seconds=2, name="supervision.fold_rollup_deltas")
+def fold_rollup_deltas() -> str:
+    """Fold the checkout path's appended deltas into the rollups (see rollups.fold)."""
+    return f"{rollups.fold_all()} delta(s) folded"

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from django.db import connection, transaction
 
+from canteen.supervision import rollups
 from canteen.supervision.models import DailyCampusStats, DailyDistrictStats
 
 from . import events
@@ -40,6 +41,7 @@ def test_concurrent_first_meals_of_a_campus_day(world):
     for t in threads:
         t.join()
     assert errors == []
+    rollups.fold_all()
     row = DailyCampusStats.objects.get(day=day, campus_id=campus.pk)
     assert (row.meals_served, row.meals_lunch, row.meal_revenue_fen) == (12, 12, 6000)
     district = DailyDistrictStats.objects.get(day=day, district_id=campus.school.district_id)

@@ -1,4 +1,5 @@
-"""Rollups equal a direct count of the facts after random inserts and corrections."""
+"""Rollups equal a direct count of the facts after random inserts and corrections: live (rollup
+plus the deltas not yet folded) and after the fold."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from canteen.core.events import Event, subscribers_of
-from canteen.supervision import handlers
-from canteen.supervision.models import DailyCampusStats, DailyDistrictStats, HourlyCampusMeals
+from canteen.supervision import handlers, rollups
+from canteen.supervision.models import (
+    DELTA_COUNTERS,
+    DailyCampusStats,
+    DailyDistrictStats,
+    HourlyCampusMeals,
+    RollupDelta,
+)
 from canteen.supervision.rebuild import rollups_rebuild
 
 from . import events
@@ -29,6 +36,17 @@ serve = st.tuples(
     st.integers(300, 1500),  # price in fen
 )
 void = st.tuples(st.just("void"), st.integers(0, 10_000))
+
+
+def live_campus_days() -> dict[tuple, Counter]:
+    """Per (day, campus): the rollup row plus the pending deltas, what a dashboard shows."""
+    out: dict[tuple, Counter] = {}
+    for model in (DailyCampusStats, RollupDelta):
+        for r in model.objects.values("day", "campus_id", *DELTA_COUNTERS):
+            out.setdefault((r["day"], str(r["campus_id"])), Counter()).update(
+                {name: r[name] for name in DELTA_COUNTERS}
+            )
+    return out
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -50,7 +68,6 @@ def test_meal_rollups_equal_a_direct_count_after_random_serves_and_voids(world, 
                     events.meal_voided({k: v for k, v in fact.items() if k not in ("voided", "campus")})
                     fact["voided"] = True
 
-        rows = {(r.day, str(r.campus_id)): r for r in DailyCampusStats.objects.all()}
         expected = Counter()
         for f in facts:
             key = (date.fromisoformat(f["served_on"]), f["campus_id"])
@@ -58,18 +75,32 @@ def test_meal_rollups_equal_a_direct_count_after_random_serves_and_voids(world, 
             expected[key + ("voided",)] += f["voided"]
             expected[key + ("revenue",)] += 0 if f["voided"] else f["amount_fen"]
             expected[key + (f["session_kind"],)] += 0 if f["voided"] else 1
-        assert set(rows) == {(date.fromisoformat(f["served_on"]), f["campus_id"]) for f in facts}
-        for key, row in rows.items():
-            assert row.meals_served == expected[key + ("served",)]
-            assert row.meals_voided == expected[key + ("voided",)]
-            assert row.meal_revenue_fen == expected[key + ("revenue",)]
-            assert row.meals_breakfast == expected[key + ("breakfast",)]
-            assert row.meals_lunch == expected[key + ("lunch",)]
-            assert row.meals_dinner == expected[key + ("dinner",)]
+        days = {(date.fromisoformat(f["served_on"]), f["campus_id"]) for f in facts}
+        n_events = len(facts) + sum(f["voided"] for f in facts)
+
+        def assert_exact(rows: dict[tuple, Counter]) -> None:
+            assert set(rows) == days
+            for key, row in rows.items():
+                assert row["meals_served"] == expected[key + ("served",)]
+                assert row["meals_voided"] == expected[key + ("voided",)]
+                assert row["meal_revenue_fen"] == expected[key + ("revenue",)]
+                assert row["meals_breakfast"] == expected[key + ("breakfast",)]
+                assert row["meals_lunch"] == expected[key + ("lunch",)]
+                assert row["meals_dinner"] == expected[key + ("dinner",)]
+
+        # Live, before any fold: the checkouts only appended deltas, one per event.
+        assert RollupDelta.objects.count() == n_events
+        assert not DailyCampusStats.objects.exists()
+        assert_exact(live_campus_days())
+        # After the fold: the same figures, now in the rollup rows alone.
+        assert rollups.fold_all() == n_events
+        assert not RollupDelta.objects.exists()
+        assert_exact(live_campus_days())
         assert sum(h.meals for h in HourlyCampusMeals.objects.all()) == len(facts)
         # The per-district rows are the sums of the per-campus rows, campus-days included.
+        rows = list(DailyCampusStats.objects.all())
         for d in DailyDistrictStats.objects.all():
-            campus_rows = [r for r in rows.values() if r.day == d.day and r.district_id == d.district_id]
+            campus_rows = [r for r in rows if r.day == d.day and r.district_id == d.district_id]
             assert d.meals_served == sum(r.meals_served for r in campus_rows)
             assert d.meal_revenue_fen == sum(r.meal_revenue_fen for r in campus_rows)
             assert d.campus_meal_days == len(campus_rows)
@@ -86,6 +117,8 @@ def test_a_replayed_event_is_applied_once(world):
         assert len(ours) == 1
         for handler in ours:
             handler(Event(id=event.id, topic=event.topic, payload=event.payload, occurred_at=event.occurred_at))
+    assert RollupDelta.objects.filter(event_id=event.id).count() == 1
+    rollups.fold_all()
     assert DailyCampusStats.objects.get(day=DAY0).meals_served == 1
 
 
@@ -97,6 +130,7 @@ def test_a_failed_meal_transaction_leaves_no_count(world):
 
     with pytest.raises(RuntimeError):
         checkout_that_fails_after_publishing()
+    assert not RollupDelta.objects.exists()
     assert not DailyCampusStats.objects.exists()
 
 
@@ -104,6 +138,7 @@ def test_rebuild_reports_a_corrupted_row_and_repairs_it(world):
     for _ in range(3):
         events.meal_served(world.campuses[1], day=DAY0, amount_fen=400)
     events.ledger("ledger.topped_up", world.campuses[1], 10_000, day=DAY0)
+    rollups.fold_all()
     DailyCampusStats.objects.filter(day=DAY0).update(meals_served=7, topups_fen=1)
     report = rollups_rebuild(meals_from="events")
     found = {(d.field, d.actual, d.expected) for d in report.differences}
@@ -121,6 +156,7 @@ def test_a_malformed_payload_is_skipped_without_breaking_the_publisher(world, se
     events.emit("consumption.meal_served", {"campus_id": "not-a-uuid", "amount_fen": "x"})
     events.emit("ledger.topped_up", {"amount_fen": 100})
     assert not DailyCampusStats.objects.exists()
+    assert not RollupDelta.objects.exists()
 
 
 def test_every_fact_kind_moves_its_counter(world):
@@ -137,6 +173,7 @@ def test_every_fact_kind_moves_its_counter(world):
     events.nutrition(c, passed=False, flags=["energy_low"])
     events.alarm(c)
     events.record_missing(c)
+    rollups.fold_all()
     today = DailyCampusStats.objects.exclude(day=DAY0).get(campus_id=c.pk)
     assert (today.topups_fen, today.topups_count, today.subsidy_fen, today.meal_charges_fen) == (5000, 1, 400, 500)
     assert today.food_spend_fen == 90_000

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from canteen.org.choices import Role
-from canteen.supervision.models import DailyCampusStats
+from canteen.supervision import rollups
+from canteen.supervision.models import DailyCampusStats, RollupDelta
 from canteen.supervision.rebuild import rollups_rebuild
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,10 @@ def test_checkout_and_void_move_the_rollups_exactly(world):
         )
         records.append(result.record)
     consumption.meal_record_void(record=records[1], actor=operator, reason="错刷")
+    # The checkouts appended deltas (3 meals, 3 charges, 1 void) and left the rollup row alone.
+    assert RollupDelta.objects.filter(campus_id=campus.pk).count() >= 7
+    assert not DailyCampusStats.objects.filter(campus_id=campus.pk, meals_served__gt=0).exists()
+    rollups.fold_all()
 
     row = DailyCampusStats.objects.get(campus_id=campus.pk)
     live = MealRecord.objects.filter(campus=campus, status="served")

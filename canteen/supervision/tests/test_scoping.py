@@ -6,10 +6,10 @@ import pytest
 
 from canteen.core.errors import Forbidden
 from canteen.org.choices import Role
-from canteen.supervision import selectors, services
+from canteen.supervision import rollups, selectors, services
 from canteen.supervision.choices import CaseSource
 from canteen.supervision.errors import NotYourCase
-from canteen.supervision.models import Case, DailyCampusStats, Feedback
+from canteen.supervision.models import Case, DailyCampusStats, Feedback, RollupDelta
 
 from . import events
 
@@ -43,6 +43,8 @@ def spread(world):
 def test_each_level_sees_its_own_rows(spread, role, expected):
     user = spread.user(role)
     assert selectors.cases_visible(actor=user).count() == expected
+    assert RollupDelta.objects.visible_to(user).count() == expected
+    rollups.fold_all()
     assert DailyCampusStats.objects.visible_to(user).count() == expected
     assert Feedback.objects.visible_to(user).count() == expected
 

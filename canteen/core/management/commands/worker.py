@@ -18,9 +18,14 @@ class Command(BaseCommand):
         self.stdout.write(f"worker: {len(jobs)} jobs: {', '.join(sorted(jobs)) or '—'}")
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        last: dict[str, str] = {}
         while not stopping:
             for name, result in run_due():
-                self.stdout.write(f"{name}: {result}")
+                # A job that runs every few seconds repeats itself; log only what changed.
+                text = str(result)
+                if last.get(name) != text or opts["once"]:
+                    self.stdout.write(f"{name}: {text}")
+                    last[name] = text
             if opts["once"]:
                 break
             time.sleep(opts["tick"])

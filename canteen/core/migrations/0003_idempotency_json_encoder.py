@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0002_initial'),
+        ("core", "0002_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='idempotencyrecord',
-            name='response_body',
+            model_name="idempotencyrecord",
+            name="response_body",
             field=models.JSONField(encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
         ),
     ]

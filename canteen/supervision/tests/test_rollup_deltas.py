@@ -165,3 +165,17 @@ def test_concurrent_folds_and_checkouts_never_double_count(world):
     assert DailyDistrictStats.objects.aggregate(n=Sum("meals_served"))["n"] == 120
     assert DailyDistrictStats.objects.aggregate(n=Sum("campus_meal_days"))["n"] == 8  # 4 campuses × 2 days
     assert DailyCampusStats.objects.aggregate(n=Sum("subsidy_fen"))["n"] == 6_000
+    # Outside a test transaction the dashboard reads rollup and pending deltas in one
+    # REPEATABLE READ snapshot; one more meal, not folded, shows at once. DAY0 had 32 of the
+    # first 60 meals (4 campuses, days alternating every 4 meals) and all 60 of the windows.
+    events.meal_served(campuses[0], day=DAY0, amount_fen=500)
+    services.campus_dim_refresh()
+    city_user = world.user(Role.CITY_REGULATOR)
+    city = selectors.dashboard(
+        actor=city_user, unit=selectors.default_unit(city_user), start=DAY0, end=DAY0 + timedelta(days=1), today=DAY0
+    )
+    assert (city["totals"]["meals_net"], city["meals_today"], city["totals"]["campus_meal_days"]) == (
+        121,
+        32 + 60 + 1,
+        8,
+    )

@@ -181,6 +181,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several domains name a field "status", "kind" or "source" with different choices: give each
+    # choice set its business name instead of a hash suffix.
+    "ENUM_NAME_OVERRIDES": {
+        "MealKindEnum": "canteen.meals.choices.SessionKind",
+        "CaseStatusEnum": "canteen.supervision.choices.CaseStatus",
+        "CaseSourceEnum": "canteen.supervision.choices.CaseSource",
+        "InspectionItemResultEnum": "canteen.supervision.choices.ItemResult",
+        "FeedbackKindEnum": "canteen.supervision.choices.FeedbackKind",
+    },
 }
 
 # Face templates are encrypted at rest with this key (AES-GCM). Production must set it.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from canteen.core.scoping import Scope
@@ -55,3 +56,18 @@ class TerminalTokenAuthentication(authentication.BaseAuthentication):
 
 def terminal_of(request: Any) -> Terminal | None:
     return request.auth if isinstance(request.auth, Terminal) else None
+
+
+class TerminalTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Terminal <token>` in the OpenAPI schema."""
+
+    target_class = TerminalTokenAuthentication
+    name = "terminalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Terminal <token>`: the serving-window terminal's token, shown once at registration.",
+        }

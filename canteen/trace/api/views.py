@@ -6,6 +6,7 @@ from datetime import date
 
 from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
@@ -39,6 +40,21 @@ class DeviceTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class DeviceTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Device <token>` in the OpenAPI schema."""
+
+    target_class = DeviceTokenAuthentication
+    name = "deviceToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Device <token>`: a supplier vehicle's or app's token for posting GPS and temperatures.",
+        }
 
 
 class HasDevice(permissions.BasePermission):

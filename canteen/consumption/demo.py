@@ -1,24 +1,34 @@
 """Consumption demo data: a registered terminal at every window of the first campus, and meal
 records made through the checkout service (so the ledger, the events and supervision's rollups
-see them exactly as real checkouts): the last days for guardian01's children, and today's
-past sessions for a class of the first campus."""
+see them exactly as real checkouts) at every demo campus: lunch for 85–95 % of the enrolled
+pupils on the last SERVE_DAYS school days."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import os
+from datetime import date, datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from canteen.core.errors import DomainError
 from canteen.core.money import Money
 from canteen.org.demo import DemoContext
-from canteen.org.models import ServingWindow, Student, User
+from canteen.org.models import Campus, ServingWindow, Student, User
 
 from . import services
 
-DAYS_BACK = 7
-TODAY_STUDENTS = 30
-MOMENTS = {"breakfast": (7, 20), "lunch": (12, 5), "dinner": (17, 50)}
+# School days served: the last one whose lunch is over and the ones before it. Each day is
+# ~3,700 lunches for the 51-campus district through the real checkout (~20 s on SQLite), so
+# two by default and only lunch: breakfast and dinner for the boarders would add ~1,600 meals
+# each a day. CANTEEN_DEMO_SERVE_DAYS=5 serves a whole week (then the food cost per meal
+# matches procurement's week of deliveries).
+SERVE_DAYS = max(1, int(os.environ.get("CANTEEN_DEMO_SERVE_DAYS", "2")))
+SESSIONS = ("lunch",)
+MOMENTS = {"breakfast": (7, 0), "lunch": (11, 45), "dinner": (17, 25)}
+LUNCH_OVER = (13, 0)
+# Enough for SERVE_DAYS meals of the dearest set meal per served session, with some left over.
+TOP_UP_BELOW_FEN = SERVE_DAYS * len(SESSIONS) * 7_00 + 20_00
 
 
 def seed(ctx: DemoContext) -> None:
@@ -32,52 +42,79 @@ def seed(ctx: DemoContext) -> None:
     if first_token:
         ctx.logins.append(("窗口终端令牌 terminal token (CANTEEN_TERMINAL_TOKEN)", first_token, str(windows[0])))
 
-    children = list(Student.objects.filter(guardian_links__guardian__user__username="guardian01").distinct())
-    others = list(
-        Student.objects.filter(campus=campus, status="enrolled").exclude(pk__in=[c.pk for c in children])[
-            :TODAY_STUDENTS
-        ]
+    now = timezone.localtime()
+    days = _serve_days(now)
+    campuses = list(Campus.objects.filter(pk__in=[c.pk for c in ctx.campuses]).order_by("code"))
+    _publish_past_menus(campuses, days, timezone.localdate())
+    # guardian01's children always eat, so that the parent's statement has lunches to show.
+    children = set(
+        Student.objects.filter(guardian_links__guardian__user__username="guardian01").values_list("pk", flat=True)
     )
-    now = timezone.now()
-    today = timezone.localdate()
-    _serve_past_weekdays(children, today)
-    # The children's lunches of the last school days (the ledger counts the guardian's daily
-    # limit on the day a charge is posted, so a backfill of whole days would hit it), and
-    # every session so far today for a class of the first campus.
-    school_days = [
-        today - timedelta(days=b) for b in range(DAYS_BACK, 0, -1) if (today - timedelta(days=b)).weekday() < 5
-    ]
-    plan = [(child, day, ("lunch",)) for child in children for day in [*school_days[-4:], today]]
-    plan += [(student, today, tuple(MOMENTS)) for student in others]
-    for student, day, kinds in ctx.progress(plan, desc="消费记录 meal records"):
-        _ensure_funds(student)
-        window = _window_for(student, windows)
-        for kind in kinds:
-            hour, minute = MOMENTS[kind]
-            at = timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour, minute=minute))
-            at += timedelta(minutes=ctx.rng.randint(0, 25), seconds=ctx.rng.randint(0, 59))
-            if at > now or window is None:
-                continue
-            method, distance = _method(ctx, student)
-            try:
-                services.checkout_record(
-                    student=student,
-                    method=method,
-                    idempotency_key=f"demo-{student.pk}-{day.isoformat()}-{kind}",
-                    actor=None,
-                    window=window,
-                    at=at,
-                    match_distance=distance,
-                    match_margin=round(0.2 + ctx.rng.random() * 0.2, 3) if distance else None,
+    batches = [(c, day) for c in campuses for day in days]
+    students_by_campus: dict = {}
+    for c in campuses:
+        students_by_campus[c.pk] = list(Student.objects.filter(campus=c, status="enrolled").order_by("student_number"))
+    _ensure_funds([s for group in students_by_campus.values() for s in group])
+    from canteen.meals.models import MealSession
+
+    # Only the sessions a campus serves: a try at a session it lacks costs a menu lookup.
+    kinds_by_campus: dict = {}
+    for campus_id, kind in MealSession.objects.filter(campus__in=campuses).values_list("campus_id", "kind"):
+        kinds_by_campus.setdefault(campus_id, set()).add(kind)
+    methods: dict = {}
+    for campus, day in ctx.progress(batches, desc="消费记录 meal records"):
+        students = students_by_campus[campus.pk]
+        campus_windows = list(ServingWindow.objects.filter(canteen__campus=campus).order_by("code"))
+        if not campus_windows or not students:
+            continue
+        share = 0.85 + ctx.rng.random() * 0.10
+        eaters = [s for s in students if s.pk in children or ctx.rng.random() < share]
+        # One transaction per campus-day: every checkout still goes through the service (its
+        # own savepoint), but SQLite commits once per batch instead of once per meal.
+        with transaction.atomic():
+            for kind in SESSIONS:
+                if kind not in kinds_by_campus.get(campus.pk, ()):
+                    continue
+                hour, minute = MOMENTS[kind]
+                start = timezone.make_aware(
+                    datetime.combine(day, datetime.min.time()).replace(hour=hour, minute=minute)
                 )
-            except DomainError:
-                continue  # no menu that day or session, or the student does not eat then
+                for student in eaters:
+                    at = start + timedelta(minutes=ctx.rng.randint(0, 30), seconds=ctx.rng.randint(0, 59))
+                    if at > now:
+                        continue
+                    if student.pk not in methods:
+                        methods[student.pk] = _method(ctx, student)
+                    method, distance = methods[student.pk]
+                    window = campus_windows[sum(map(ord, student.student_number)) % len(campus_windows)]
+                    try:
+                        services.checkout_record(
+                            student=student,
+                            method=method,
+                            idempotency_key=f"demo-{student.pk}-{day.isoformat()}-{kind}",
+                            actor=None,
+                            window=window,
+                            at=at,
+                            match_distance=distance,
+                            match_margin=round(0.2 + ctx.rng.random() * 0.2, 3) if distance else None,
+                        )
+                    except DomainError:
+                        # No such session at this campus, a day pupil at breakfast, a child's
+                        # daily limit: the pupil simply does not eat then.
+                        continue
 
 
-def _window_for(student: Student, windows: list[ServingWindow]) -> ServingWindow | None:
-    if windows and student.campus_id == windows[0].canteen.campus_id:
-        return windows[sum(map(ord, student.student_number)) % len(windows)]
-    return ServingWindow.objects.filter(canteen__campus_id=student.campus_id).order_by("code").first()
+def _serve_days(now: datetime) -> list[date]:
+    """The last SERVE_DAYS school days whose lunch is over, oldest first."""
+    day = now.date()
+    if (now.hour, now.minute) < LUNCH_OVER:
+        day -= timedelta(days=1)
+    days: list[date] = []
+    while len(days) < SERVE_DAYS:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= timedelta(days=1)
+    return sorted(days)
 
 
 def _method(ctx: DemoContext, student: Student) -> tuple[str, float | None]:
@@ -88,39 +125,41 @@ def _method(ctx: DemoContext, student: Student) -> tuple[str, float | None]:
     return ("qr" if ctx.rng.random() < 0.7 else "pin"), None
 
 
-def _ensure_funds(student: Student) -> None:
-    """Top the demo wallet up through the ledger when it cannot pay a few days of meals."""
+def _ensure_funds(students: list[Student]) -> None:
+    """Top the demo wallets up through the ledger where the opening balance would not cover the
+    served days (deterministic keys: a second seed does not top up twice)."""
     from canteen.ledger import selectors as ledger_selectors
     from canteen.ledger import services as ledger_services
 
-    if ledger_selectors.balance_of(student=student).fen >= 100_00:
-        return
-    ledger_services.top_up(
-        student=student,
-        amount=Money(200_00),
-        channel="cash",
-        idempotency_key=f"demo-consumption-topup-{student.pk}",
-        actor=None,
-    )
+    for student in students:
+        if ledger_selectors.balance_of(student=student).fen >= TOP_UP_BELOW_FEN:
+            continue
+        ledger_services.top_up(
+            student=student,
+            amount=Money(200_00),
+            channel="cash",
+            idempotency_key=f"demo-consumption-topup-{student.pk}",
+            actor=None,
+        )
 
 
-def _serve_past_weekdays(students: list[Student], today) -> None:
-    """The meals demo publishes this week's menus; for the children's statements to have a few
-    days of history, last week's school days at their campuses serve this week's Monday menu
-    again (published through meals' own services, like a canteen repeating a menu)."""
+def _publish_past_menus(campuses: list[Campus], days: list[date], today: date) -> None:
+    """The meals demo publishes this week's menus; days served before this week repeat this
+    week's menu of the same weekday (published through meals' own services, like a canteen
+    repeating a menu)."""
     from canteen.meals import selectors as meals_selectors
     from canteen.meals import services as meals_services
     from canteen.meals.models import Dish, MealSession, SetMeal
 
     monday = today - timedelta(days=today.weekday())
-    for campus in {s.campus for s in students}:
-        template = meals_selectors.menu_for_day(campus=campus, day=monday)
-        if not template:
-            continue
-        for back in range(1, DAYS_BACK + 1):
-            day = today - timedelta(days=back)
-            if day.weekday() >= 5 or day >= monday or meals_selectors.menu_for_day(campus=campus, day=day):
+    past = [d for d in days if d < monday]
+    if not past:
+        return
+    for campus in campuses:
+        for day in past:
+            if meals_selectors.menu_for_day(campus=campus, day=day):
                 continue
+            template = meals_selectors.menu_for_day(campus=campus, day=monday + timedelta(days=day.weekday()))
             for session_menu in template:
                 session = MealSession.objects.get(pk=session_menu.session_id)
                 entries = {

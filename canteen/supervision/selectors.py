@@ -555,6 +555,7 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
     tot = stats.aggregate(
         served=Sum("meals_served"),
         voided=Sum("meals_voided"),
+        lunch=Sum("meals_lunch"),
         revenue=Sum("meal_revenue_fen"),
         alarms=Sum("alarms"),
         last=Max("last_served_at"),
@@ -562,9 +563,13 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
     )
     pending = _pending(actor, unit).filter(day=today)
     ptot = pending.aggregate(
-        served=Sum("meals_served"), voided=Sum("meals_voided"), revenue=Sum("meal_revenue_fen"), last=Max("served_at")
+        served=Sum("meals_served"),
+        voided=Sum("meals_voided"),
+        lunch=Sum("meals_lunch"),
+        revenue=Sum("meal_revenue_fen"),
+        last=Max("served_at"),
     )
-    for name in ("served", "voided", "revenue"):
+    for name in ("served", "voided", "lunch", "revenue"):
         tot[name] = (tot[name] or 0) + (ptot[name] or 0)
     tot["last"] = max((t for t in (tot["last"], ptot["last"]) if t is not None), default=None)
     tot["serving"] = (tot["serving"] or 0) + _new_meal_days(pending, None).get("", 0)
@@ -579,15 +584,26 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
         hourly[r["hour"]] = hourly.get(r["hour"], 0) + (r["n"] or 0)
     by_campus = {
         str(r["campus_id"]): r
-        for r in stats.filter(meals_served__gt=0).values("campus_id", "meals_served", "meals_voided", "last_served_at")
+        for r in stats.filter(meals_served__gt=0).values(
+            "campus_id", "meals_served", "meals_voided", "meals_lunch", "last_served_at"
+        )
     }
-    for p in pending.values("campus_id").annotate(s=Sum("meals_served"), v=Sum("meals_voided"), last=Max("served_at")):
+    for p in pending.values("campus_id").annotate(
+        s=Sum("meals_served"), v=Sum("meals_voided"), lunch=Sum("meals_lunch"), last=Max("served_at")
+    ):
         r = by_campus.setdefault(
             str(p["campus_id"]),
-            {"campus_id": p["campus_id"], "meals_served": 0, "meals_voided": 0, "last_served_at": None},
+            {
+                "campus_id": p["campus_id"],
+                "meals_served": 0,
+                "meals_voided": 0,
+                "meals_lunch": 0,
+                "last_served_at": None,
+            },
         )
         r["meals_served"] += p["s"] or 0
         r["meals_voided"] += p["v"] or 0
+        r["meals_lunch"] += p["lunch"] or 0
         if p["last"] is not None and (r["last_served_at"] is None or p["last"] > r["last_served_at"]):
             r["last_served_at"] = p["last"]
     rows = sorted((r for r in by_campus.values() if r["meals_served"] > 0), key=lambda r: -r["meals_served"])[:200]
@@ -601,7 +617,9 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
                 "campus_id": str(r["campus_id"]),
                 "name": f"{d.school_name}·{d.campus_name}" if d else str(r["campus_id"])[:8],
                 "meals": net,
-                "participation_rate": _ratio(net, d.enrolled) if d and d.enrolled else None,
+                # Participation is lunch takers over pupils: breakfast and dinner (boarders) would
+                # push meals per pupil over 100 %.
+                "participation_rate": _ratio(r["meals_lunch"], d.enrolled) if d and d.enrolled else None,
                 "last_served_at": r["last_served_at"].isoformat() if r["last_served_at"] else None,
             }
         )
@@ -622,7 +640,7 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
         "campuses_serving": tot["serving"] or 0,
         "campuses_total": enrolled["campuses"] or 0,
         "enrolled": enrolled["n"] or 0,
-        "participation_rate": _ratio(served, enrolled["n"] or 0),
+        "participation_rate": _ratio(tot["lunch"] or 0, enrolled["n"] or 0),
         "last_served_at": tot["last"].isoformat() if tot["last"] else None,
         "hourly": [{"hour": h, "meals": hourly.get(h, 0)} for h in range(6, 21)],
         "ranking": ranking[:12],

@@ -179,3 +179,24 @@ def test_concurrent_folds_and_checkouts_never_double_count(world):
         32 + 60 + 1,
         8,
     )
+
+
+def test_boarders_three_meals_do_not_push_participation_over_one_hundred_percent(world):
+    """Participation on the big screen counts lunch takers per pupil, before and after a fold."""
+    services.campus_dim_refresh()
+    regulator = world.user(Role.DISTRICT_REGULATOR)
+    district = selectors.default_unit(regulator)
+    now = timezone.localtime().replace(hour=19, minute=0)
+    campus = world.campuses[1]
+    pupils = [str(s.pk) for s in world.students if s.campus_id == campus.pk]
+    for pupil in pupils:
+        for session in ("breakfast", "lunch", "dinner"):
+            events.meal_served(campus, at=now, session=session, student_id=pupil)
+    for screen in (selectors.bigscreen(actor=regulator, unit=district, now=now), None):
+        if screen is None:
+            rollups.fold_all()
+            screen = selectors.bigscreen(actor=regulator, unit=district, now=now)
+        assert screen["meals_today"] == 3 * len(pupils)
+        row = next(r for r in screen["ranking"] if r["campus_id"] == str(campus.pk))
+        assert row["participation_rate"] == 1.0
+        assert screen["participation_rate"] == round(len(pupils) / screen["enrolled"], 4)

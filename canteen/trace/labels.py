@@ -10,7 +10,6 @@ from typing import Any
 import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
@@ -48,6 +47,32 @@ def qr_png(url: str, *, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
+def _draw_qr(pdf: canvas.Canvas, url: str, x: float, y: float, size: float) -> None:
+    """The QR as vector squares with the standard 4-module quiet zone: crisp on a 203 dpi thermal
+    printer at any label size, where a scaled bitmap blurs module edges and fails some scanners."""
+    qr = segno.make(url, error="m", micro=False)
+    border = 4
+    rows = list(qr.matrix)
+    module = size / (len(rows) + 2 * border)
+    pdf.saveState()
+    pdf.setFillColorRGB(1, 1, 1)
+    pdf.rect(x, y, size, size, stroke=0, fill=1)
+    pdf.setFillColorRGB(0, 0, 0)
+    for r, row in enumerate(rows):
+        top = y + size - (border + r + 1) * module
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                # One rectangle per run of dark modules keeps the PDF small.
+                pdf.rect(x + (border + start) * module, top, (c - start) * module, module, stroke=0, fill=1)
+            else:
+                c += 1
+    pdf.restoreState()
+
+
 def _fit(text: str, font: str, size: float, width: float) -> str:
     while text and pdfmetrics.stringWidth(text, font, size) > width:
         text = text[:-1]
@@ -59,7 +84,7 @@ def _draw_label(pdf: canvas.Canvas, x: float, y: float, fmt: LabelFormat, label:
     font = _font()
     margin = 1.5 * mm
     qr_size = h - 2 * margin
-    pdf.drawImage(ImageReader(io.BytesIO(qr_png(label["url"]))), x + margin, y + margin, qr_size, qr_size)
+    _draw_qr(pdf, label["url"], x + margin, y + margin, qr_size)
     tx = x + 2 * margin + qr_size
     text_w = w - (tx - x) - margin
     big = 7.5 if fmt.label_h >= 35 else 6.5

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from canteen.core.qr import decode_qr
+
 from .client import Offline, Reply, ServerClient
 from .kiosk import KioskState
 from .store import Store
@@ -106,7 +108,6 @@ class TerminalAgent:
         self._wake = threading.Event()
         self._sync_thread: threading.Thread | None = None
         self.stats: dict[str, list[float]] = {"identify_ms": [], "checkout_ms": []}
-        self._qr: Any = None
         self._last_qr_scan = 0.0
 
     # -- local sealed files ---------------------------------------------------------------
@@ -254,19 +255,12 @@ class TerminalAgent:
         return True
 
     def _scan_qr(self, frame_ts: float, frame: np.ndarray) -> str | None:
-        import cv2
-
         # A card stays in view for a second or more: looking 5 times a second is enough, and
         # spares the CPU on the empty frames between students.
         if frame_ts - self._last_qr_scan < 0.2:
             return None
         self._last_qr_scan = frame_ts
-        if self._qr is None:
-            self._qr = cv2.QRCodeDetector()
-        try:
-            text, _points, _ = self._qr.detectAndDecode(frame)
-        except cv2.error:
-            return None
+        text = decode_qr(frame)
         # Only the canteen's own cards; the token is verified by the server.
         if not text or not text.startswith(QR_PREFIX) or not self._fresh(f"qr:{text}"):
             return None

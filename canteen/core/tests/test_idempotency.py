@@ -90,3 +90,17 @@ def test_concurrent_requests_with_one_key_run_the_operation_once():
     assert len(results) == 8
     assert {r[1]["n"] for r in results} == {1}
     assert sum(1 for r in results if not r[2]) == 1
+
+
+@pytest.mark.django_db
+def test_a_response_with_ids_and_dates_is_stored_and_replayed_as_json():
+    import uuid
+    from datetime import date
+
+    posting_id = uuid.uuid4()
+    first = run_idempotent(
+        scope="t", key="k-uuid", payload={}, operation=lambda: (201, {"id": posting_id, "on": date(2026, 11, 23)})
+    )
+    again = run_idempotent(scope="t", key="k-uuid", payload={}, operation=lambda: (201, {}))
+    assert first[1] == {"id": posting_id, "on": date(2026, 11, 23)}
+    assert again == (201, {"id": str(posting_id), "on": "2026-11-23"}, True)

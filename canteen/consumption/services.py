@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
+from canteen.core.db import insert_row
 from canteen.core.errors import DomainError
 from canteen.core.events import publish
 from canteen.core.money import Money
@@ -114,6 +116,7 @@ def terminal_rotate_token(*, terminal: Terminal, actor: Any) -> str:
     terminal.token_prefix = prefix
     terminal.token_hash = _hash_token(token)
     terminal.save(update_fields=["token_prefix", "token_hash", "updated_at"])
+    _forget_terminal(terminal)
     audit_record(actor=actor, action="consumption.terminal_token_rotated", target=terminal)
     return token
 
@@ -122,8 +125,17 @@ def terminal_rotate_token(*, terminal: Terminal, actor: Any) -> str:
 def terminal_deactivate(*, terminal: Terminal, actor: Any) -> Terminal:
     terminal.is_active = False
     terminal.save(update_fields=["is_active", "updated_at"])
+    _forget_terminal(terminal)
     audit_record(actor=actor, action="consumption.terminal_deactivated", target=terminal, after={"is_active": False})
     return terminal
+
+
+# Terminals authenticate on every checkout; the row changes only when a manager registers,
+# rotates or deactivates one. Each process keeps what it read for TERMINAL_CACHE_SECONDS: a
+# deactivation or rotation takes effect at once in the process that made it and within that
+# time everywhere else.
+TERMINAL_CACHE_SECONDS = 10.0
+_terminals: dict[str, tuple[float, Terminal]] = {}
 
 
 def terminal_authenticate(*, token: str) -> Terminal | None:
@@ -131,14 +143,27 @@ def terminal_authenticate(*, token: str) -> Terminal | None:
     parts = (token or "").split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
+    digest = _hash_token(token)
+    cached = _terminals.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     terminal = (
         Terminal.objects.select_related("window__canteen__campus__school", "campus__school")
         .filter(token_prefix=parts[1])
         .first()
     )
-    if terminal is None or not hmac.compare_digest(terminal.token_hash, _hash_token(token)):
+    if terminal is None or not hmac.compare_digest(terminal.token_hash, digest):
         return None
+    if len(_terminals) > 10_000:
+        _terminals.clear()
+    _terminals[digest] = (time.monotonic() + TERMINAL_CACHE_SECONDS, terminal)
     return terminal
+
+
+def _forget_terminal(terminal: Terminal) -> None:
+    for digest, (_until, cached) in list(_terminals.items()):
+        if cached.pk == terminal.pk:
+            _terminals.pop(digest, None)
 
 
 def terminal_touch(*, terminal: Terminal, gallery_version: str | None = None) -> None:
@@ -170,14 +195,59 @@ class CheckoutResult:
     replayed: bool
 
 
+def _student_lock_key(student_id: uuid.UUID) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(b"consumption:" + student_id.bytes, digest_size=8).digest(), "big", signed=True
+    )
+
+
 def _lock_student(student_id: uuid.UUID) -> None:
     """Serialize checkouts of one student for the rest of the transaction."""
     if connection.vendor == "postgresql":
-        key = int.from_bytes(
-            hashlib.blake2b(b"consumption:" + student_id.bytes, digest_size=8).digest(), "big", signed=True
-        )
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_student_lock_key(student_id)])
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What checkout needs of an existing record: the key (replay), and the session's servings."""
+
+    idempotency_key: str
+    status: str
+    serving_no: int
+    served_at: datetime
+    window_id: uuid.UUID | None
+
+
+def _lock_and_read(student_id: uuid.UUID, key: str, served_on: Any, session_kind: str) -> list[_Seen]:
+    """Lock the student, then read the record of this key and the student's records of the
+    session, oldest first. One round trip on PostgreSQL: the two statements go in one message,
+    and the SELECT, being a statement of its own, reads a snapshot taken after the lock was
+    granted, so it sees the checkout that held the lock before us."""
+    table = connection.ops.quote_name(MealRecord._meta.db_table)
+    select = (
+        f"SELECT idempotency_key, status, serving_no, served_at, window_id FROM {table} "  # noqa: S608 - our table
+        "WHERE idempotency_key = %s OR (student_id = %s AND served_on = %s AND session_kind = %s) ORDER BY served_at"
+    )
+    params = [key, _pk(student_id), connection.ops.adapt_datefield_value(served_on), session_kind]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {select}", [_student_lock_key(student_id), *params])
+            cursor.nextset()
+        else:
+            cursor.execute(select, params)
+        rows = cursor.fetchall()
+    return [_Seen(row[0], row[1], row[2], _aware(row[3]), uuid.UUID(str(row[4])) if row[4] else None) for row in rows]
+
+
+def _pk(value: uuid.UUID) -> Any:
+    return MealRecord._meta.pk.get_db_prep_value(value, connection)
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite returns text from a raw cursor
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
 
 
 def _face_consent_active(student: Student) -> bool:
@@ -199,8 +269,8 @@ def _balance(student: Student) -> Money | None:
     return ledger_selectors.balance_of(student=student)
 
 
-def _replay(existing: MealRecord, student: Student) -> CheckoutResult:
-    if existing.student_id != student.pk:
+def _replay(existing: MealRecord, student: Student, terminal: Terminal | None = None) -> CheckoutResult:
+    if existing.student_id != student.pk or (terminal is not None and existing.terminal_id != terminal.pk):
         raise KeyBelongsToAnotherCheckout(details={"key": existing.idempotency_key})
     balance = Money(existing.balance_after_fen) if existing.balance_after_fen is not None else None
     return CheckoutResult(existing, balance, True)
@@ -250,25 +320,20 @@ def checkout_record(
         raise NoMealOffered(details={"at": at.isoformat()})
 
     with transaction.atomic():
-        _lock_student(student.pk)
-        existing = MealRecord.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, student)
-        # One query for both the limit and the next slot number (a session has 0–2 rows).
-        same_session = list(
-            MealRecord.objects.filter(student=student, served_on=offer.served_on, session_kind=offer.session_kind)
-            .select_related("window")
-            .order_by("served_at")
-        )
-        served = [r for r in same_session if r.status == RecordStatus.SERVED]
+        rows = _lock_and_read(student.pk, idempotency_key, offer.served_on, offer.session_kind)
+        if any(row.idempotency_key == idempotency_key for row in rows):
+            existing = MealRecord.objects.select_related("window").get(idempotency_key=idempotency_key)
+            return _replay(existing, student, terminal)
+        served = [row for row in rows if row.status == RecordStatus.SERVED]
         if len(served) >= _max_servings(offer) and not served_offline:
             first = served[0]
+            window_name = ServingWindow.objects.filter(pk=first.window_id).values_list("name", flat=True).first()
             raise AlreadyServed(
                 served_at=timezone.localtime(first.served_at).strftime("%H:%M"),
-                window=first.window.name if first.window else "",
+                window=window_name or "",
                 session_kind=offer.session_kind,
             )
-        serving_no = max((r.serving_no for r in same_session), default=0) + 1
+        serving_no = max((row.serving_no for row in rows), default=0) + 1
 
         record = MealRecord(
             student=student,
@@ -292,18 +357,44 @@ def checkout_record(
             match_margin=match_margin,
             idempotency_key=idempotency_key,
             served_offline=served_offline,
+            charge_status=ChargeStatus.FREE if offer.price.fen == 0 else ChargeStatus.CHARGED,
         )
-        # The record and its audit row go in first, the charge last: the charge touches rows
-        # every checkout of the campus shares (the campus revenue account, the rollups), whose
-        # locks are held until commit, so the less work after it, the more checkouts per second.
-        if offer.price.fen == 0:
-            record.charge_status = ChargeStatus.FREE
+        # The charge goes first, so the record is written once, complete (posting, balance after).
+        # The wallet row it locks is this student's alone, and the student is already serialized
+        # by the advisory lock; the rows every checkout of a campus shares are only appended to.
+        balance_after: Money | None = None
+        if record.charge_status == ChargeStatus.CHARGED:
+            try:
+                posting = ledger_services.meal_charge(
+                    student=student,
+                    amount=offer.price,
+                    idempotency_key=f"meal:{idempotency_key}",
+                    campus=campus,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                    memo=f"{offer.served_on} {offer.set_meal_name}",
+                    meal_ref=str(record.pk),
+                )
+                record.posting_id = str(posting.pk)
+                known = getattr(posting, "balance_after_fen", None)
+                balance_after = Money(known) if known is not None else None
+            except (ledger_errors.InsufficientFunds, ledger_errors.DailyLimitExceeded) as exc:
+                if not served_offline:
+                    if isinstance(exc, ledger_errors.DailyLimitExceeded):
+                        raise
+                    balance = _balance(student)
+                    raise InsufficientBalance(
+                        balance_fen=balance.fen if balance is not None else 0, price_fen=offer.price.fen
+                    ) from exc
+                record.charge_status = ChargeStatus.UNPAID
+        if balance_after is None:
+            balance_after = _balance(student)
+        record.balance_after_fen = balance_after.fen
         try:
-            with transaction.atomic():
-                record.save(force_insert=True)
+            insert_row(record)
         except IntegrityError as exc:
             # Only reachable without the advisory lock (SQLite under an unusual isolation, or a
-            # writer bypassing this service): the constraint still refuses the double serving.
+            # writer bypassing this service): the constraint still refuses the double serving,
+            # and the error rolls the charge back with it.
             raise AlreadyServed(served_at="", window="", session_kind=offer.session_kind) from exc
         # The record itself says who served it, where and how; the transition history starts
         # with the first move (a void), and the audit trail has the creation.
@@ -320,35 +411,10 @@ def checkout_record(
                 "terminal": str(terminal.pk) if terminal else None,
                 "served_offline": served_offline,
                 "match_distance": match_distance,
+                "posting": record.posting_id or None,
             },
             district_id=record.district_id,
             school_id=record.school_id,
-        )
-        if record.charge_status != ChargeStatus.FREE:
-            try:
-                posting = ledger_services.meal_charge(
-                    student=student,
-                    amount=offer.price,
-                    idempotency_key=f"meal:{idempotency_key}",
-                    campus=campus,
-                    actor=actor if getattr(actor, "pk", None) else None,
-                    memo=f"{offer.served_on} {offer.set_meal_name}",
-                    meal_ref=str(record.pk),
-                )
-                record.posting_id = str(posting.pk)
-            except (ledger_errors.InsufficientFunds, ledger_errors.DailyLimitExceeded) as exc:
-                if not served_offline:
-                    if isinstance(exc, ledger_errors.DailyLimitExceeded):
-                        raise
-                    balance = _balance(student)
-                    raise InsufficientBalance(
-                        balance_fen=balance.fen if balance is not None else 0, price_fen=offer.price.fen
-                    ) from exc
-                record.charge_status = ChargeStatus.UNPAID
-        balance_after = _balance(student)
-        record.balance_after_fen = balance_after.fen
-        MealRecord.objects.filter(pk=record.pk).update(
-            posting_id=record.posting_id, charge_status=record.charge_status, balance_after_fen=record.balance_after_fen
         )
         publish("consumption.meal_served", _event_payload(record))
     return CheckoutResult(record, balance_after, False)
@@ -369,6 +435,8 @@ def _event_payload(record: MealRecord) -> dict[str, Any]:
         "district_id": str(record.district_id),
         "session_kind": record.session_kind,
         "served_on": record.served_on.isoformat(),
+        # Supervision's serving-time curve reads it here rather than from the record.
+        "served_at": record.served_at.isoformat(),
         "amount_fen": record.price_fen,
         "method": record.method,
     }

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import transaction
 
+from .db import insert_row
 from .models import OutboxEvent
 
 
@@ -54,7 +55,7 @@ def publish(topic: str, payload: dict[str, Any]) -> Event:
     """Record and dispatch an event; call inside the transaction that made the change."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("publish() must run inside the transaction that made the change")
-    row = OutboxEvent.objects.create(topic=topic, payload=payload)
+    row = insert_row(OutboxEvent(topic=topic, payload=payload))
     event = Event(id=row.id, topic=topic, payload=row.payload, occurred_at=row.occurred_at)
     for handler in subscribers_of(topic):
         handler(event)

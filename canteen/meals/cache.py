@@ -6,6 +6,7 @@ unless a shared cache is configured) see it within CACHE_SECONDS."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -32,9 +33,25 @@ def key(*parts: Any) -> str:
     return "meals:" + ":".join(str(p) for p in (_generation, *parts))
 
 
-def get_or_set(cache_key: str, compute):
+# The serving window reads the day's menus on every checkout; unpickling them from the cache
+# cost more than the rest of the offer. `local=True` keeps the object itself in this process
+# for LOCAL_SECONDS (same generation key, so a writer's own process never sees a stale copy).
+# Callers that ask for it must treat the value as read-only.
+LOCAL_SECONDS = min(5, CACHE_SECONDS)
+_local: dict[str, tuple[float, Any]] = {}
+
+
+def get_or_set(cache_key: str, compute, *, local: bool = False):
+    if local:
+        hit = _local.get(cache_key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
     value = cache.get(cache_key)
     if value is None:
         value = compute()
         cache.set(cache_key, value, CACHE_SECONDS)
+    if local:
+        if len(_local) > 5_000:
+            _local.clear()
+        _local[cache_key] = (time.monotonic() + LOCAL_SECONDS, value)
     return value

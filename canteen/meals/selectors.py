@@ -7,12 +7,14 @@ For trace: `menu_for_day`, `dishes_served`. For procurement: `ingredient_demand`
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -178,10 +180,10 @@ def _ordered_union(lists) -> list[str]:
     return [a.value for a in Allergen if a.value in found]
 
 
-def _cached_menus(campus_id: Any, day: date, *, with_nutrition: bool = False) -> list[SessionMenu]:
+def _cached_menus(campus_id: Any, day: date, *, with_nutrition: bool = False, local: bool = False) -> list[SessionMenu]:
     key = meals_cache.key("menus", campus_id, day.isoformat(), int(with_nutrition))
     return meals_cache.get_or_set(
-        key, lambda: _build_menus(campus_id, day, published_only=True, with_nutrition=with_nutrition)
+        key, lambda: _build_menus(campus_id, day, published_only=True, with_nutrition=with_nutrition), local=local
     )
 
 
@@ -255,6 +257,36 @@ def choose_set_meal(set_meals: list[SetMealView], *, chosen_id: Any, diet: str |
     return (standard or set_meals)[0]
 
 
+def _plan_sql() -> str:
+    qn = connection.ops.quote_name
+    plan, choice, opt_out = (qn(m._meta.db_table) for m in (MealPlan, MealPlanChoice, MealOptOut))
+    return (
+        "SELECT p.diet, c.set_meal_id, c.enrolled, EXISTS ("  # noqa: S608 - our own tables
+        f"SELECT 1 FROM {opt_out} o WHERE o.student_id = %s AND o.start <= %s AND o.{qn('end')} >= %s"
+        " AND (o.session_kind = '' OR o.session_kind = %s))"
+        f" FROM (SELECT 1 AS one) AS one LEFT JOIN {plan} p ON p.student_id = %s"
+        f" LEFT JOIN {choice} c ON c.plan_id = p.id AND c.session_kind = %s"
+    )
+
+
+def _plan_row(student_id: Any, session_kind: str, day: date) -> dict[str, Any]:
+    """The student's diet, chosen set meal and enrolment for a session, and whether they opted
+    out that day: one statement with fixed text. The window asks this on every checkout, where
+    building the same query through the ORM cost more than the database spends answering it."""
+    pk = Student._meta.pk.get_db_prep_value(student_id, connection)
+    on = connection.ops.adapt_datefield_value(day)
+    with connection.cursor() as cursor:
+        cursor.execute(_plan_sql(), [pk, on, on, session_kind, pk, session_kind])
+        diet, chosen_id, enrolled, opted_out = cursor.fetchone()
+    return {
+        "plan_diet": diet,
+        # SQLite hands back UUIDs as hex text and booleans as integers.
+        "chosen_id": uuid.UUID(str(chosen_id)) if chosen_id else None,
+        "chosen_enrolled": None if enrolled is None else bool(enrolled),
+        "opted_out": bool(opted_out),
+    }
+
+
 def meal_offer_for(*, student: Student, at: datetime) -> MealOffer | None:
     """What the window offers this student at `at`: None outside serving hours, without a
     published menu, when the student does not eat this session or has opted out that day."""
@@ -262,27 +294,12 @@ def meal_offer_for(*, student: Student, at: datetime) -> MealOffer | None:
         return None
     local = timezone.localtime(at)
     day = local.date()
-    menus = _cached_menus(student.campus_id, day)
+    menus = _cached_menus(student.campus_id, day, local=True)  # read-only below
     session = _session_at(menus, local.time())
     if session is None:
         return None
-    choice = MealPlanChoice.objects.filter(plan__student_id=OuterRef("pk"), session_kind=session.kind)
-    row = (
-        Student.objects.filter(pk=student.pk)
-        .annotate(
-            plan_diet=Subquery(MealPlan.objects.filter(student_id=OuterRef("pk")).values("diet")[:1]),
-            chosen_id=Subquery(choice.values("set_meal_id")[:1]),
-            chosen_enrolled=Subquery(choice.values("enrolled")[:1]),
-            opted_out=Exists(
-                MealOptOut.objects.filter(student_id=OuterRef("pk"), start__lte=day, end__gte=day).filter(
-                    Q(session_kind="") | Q(session_kind=session.kind)
-                )
-            ),
-        )
-        .values("plan_diet", "chosen_id", "chosen_enrolled", "opted_out")
-        .first()
-    )
-    if row is None or row["opted_out"] or row["chosen_enrolled"] is False:
+    row = _plan_row(student.pk, session.kind, day)
+    if row["opted_out"] or row["chosen_enrolled"] is False:
         return None
     set_meal = choose_set_meal(session.set_meals, chosen_id=row["chosen_id"], diet=row["plan_diet"])
     if set_meal is None:

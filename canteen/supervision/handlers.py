@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from canteen.core.events import Event, subscribe
 
@@ -51,8 +51,14 @@ def _count(value: Any) -> int:
 HANDLERS: dict[str, Callable[[Event], None]] = {}
 
 
-def once(topic: str) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
-    """Subscribe, and apply each event id at most once."""
+def once(topic: str, *, deferred: bool = False) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
+    """Subscribe, and apply each event id at most once.
+
+    `deferred`: a topic of the checkout path whose handler only appends a RollupDelta. It runs
+    without a savepoint of its own, and the claim goes into the delta's statement: one round
+    trip per event instead of four. A Python error before that statement still leaves the meal
+    committed and the event unclaimed; a database error has broken the transaction anyway, so it
+    propagates."""
 
     def wrap(handler: Callable[[Event], None]) -> Callable[[Event], None]:
         HANDLERS[topic] = handler
@@ -61,6 +67,17 @@ def once(topic: str) -> Callable[[Callable[[Event], None]], Callable[[Event], No
         def run(event: Event) -> None:
             if not isinstance(event.payload, dict):
                 log.warning("supervision: %s #%s has no dict payload", event.topic, event.id)
+                return
+            if deferred and not rollups.applied_directly_now():
+                try:
+                    with rollups.claimed_with_delta(event.topic):
+                        handler(event)
+                except DatabaseError:
+                    raise
+                except Exception:
+                    if _strict():
+                        raise
+                    log.exception("supervision: handler for %s #%s failed", event.topic, event.id)
                 return
             try:
                 # A savepoint: if this handler fails, the meal (or delivery, alarm…) still
@@ -103,7 +120,7 @@ def _open_case(event: Event, keys: rollups.OrgKeys, **kwargs: Any) -> None:
 # ------------------------------------------------------------------ consumption
 
 
-@once("consumption.meal_served")
+@once("consumption.meal_served", deferred=True)
 def on_meal_served(event: Event) -> None:
     p = event.payload
     keys = _keys(event)
@@ -136,7 +153,7 @@ def _served_at(p: dict[str, Any]) -> Any:
         return None
 
 
-@once("consumption.meal_voided")
+@once("consumption.meal_voided", deferred=True)
 def on_meal_voided(event: Event) -> None:
     p = event.payload
     keys = _keys(event)
@@ -172,8 +189,8 @@ def _ledger(counter: str, count_column: str | None = None, *, deferred: bool = F
     return apply
 
 
-once("ledger.topped_up")(_ledger("topups_fen", "topups_count", deferred=True))
-once("ledger.meal_charged")(_ledger("meal_charges_fen", deferred=True))
+once("ledger.topped_up", deferred=True)(_ledger("topups_fen", "topups_count", deferred=True))
+once("ledger.meal_charged", deferred=True)(_ledger("meal_charges_fen", deferred=True))
 once("ledger.subsidy_granted")(_ledger("subsidy_fen"))
 once("ledger.supplier_paid")(_ledger("food_spend_fen"))
 

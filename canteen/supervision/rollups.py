@@ -24,6 +24,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from canteen.core.db import insert_row
+
 from .models import (
     DELTA_COUNTERS,
     DailyCampusStats,
@@ -215,6 +217,7 @@ def _district_add(
 # Set while `supervision_rebuild` replays stored events: deltas are applied to the rollups at
 # once (inside the rebuild's savepoint) instead of being appended.
 _direct: ContextVar[bool] = ContextVar("supervision_rollups_direct", default=False)
+_claim_with_delta: ContextVar[str | None] = ContextVar("supervision_claim_with_delta", default=None)
 
 
 @contextmanager
@@ -247,9 +250,46 @@ def delta_add(
         return
     if not counters and served_at is None:
         return
-    RollupDelta.objects.create(
-        event_id=event_id, day=day, hour=hour, served_at=served_at, **keys.as_fields(), **counters
+    row = RollupDelta(event_id=event_id, day=day, hour=hour, served_at=served_at, **keys.as_fields(), **counters)
+    topic = _claim_with_delta.get()
+    if topic is None or connection.vendor != "postgresql":
+        if topic is not None and not event_claim(event_id=event_id, topic=topic):
+            return
+        insert_row(row)
+        return
+    _insert_claimed(row, topic)
+
+
+def _insert_claimed(row: RollupDelta, topic: str) -> None:
+    """Claim the event and append its delta in one statement (PostgreSQL): the delta is
+    inserted only if the claim is new, so a replayed event adds nothing."""
+    fields = [f for f in RollupDelta._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = (
+        f"WITH claimed AS (INSERT INTO {qn(ProcessedEvent._meta.db_table)} (event_id, topic, processed_at) "  # noqa: S608 - our tables
+        "VALUES (%s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+        f"INSERT INTO {qn(RollupDelta._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} FROM claimed"
     )
+    params = [row.event_id, topic[:80], timezone.now()]
+    params += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@contextmanager
+def claimed_with_delta(topic: str) -> Iterator[None]:
+    """Within: `delta_add` claims the event in the same statement as its delta (the handlers
+    of the checkout path, which run without a savepoint of their own)."""
+    token = _claim_with_delta.set(topic)
+    try:
+        yield
+    finally:
+        _claim_with_delta.reset(token)
+
+
+def applied_directly_now() -> bool:
+    return _direct.get()
 
 
 def fold(*, limit: int = 20000) -> int:

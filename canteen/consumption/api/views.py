@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from canteen.core.api import idempotent_response
 from canteen.core.errors import Forbidden
+from canteen.core.idempotency import check_key
 
 from .. import selectors, services
 from ..errors import RecordNotFound
@@ -29,6 +30,7 @@ from .serializers import (
     MealRecordSerializer,
     TerminalSerializer,
     VoidRequestSerializer,
+    record_body,
     student_card,
 )
 
@@ -56,14 +58,12 @@ def _plain(data: Any) -> Any:
 
 def checkout_body(result: services.CheckoutResult) -> dict:
     record = result.record
-    return _plain(
-        {
-            "record": MealRecordSerializer(record).data,
-            "student": student_card(record.student),
-            "balance_after_fen": result.balance_after.fen if result.balance_after is not None else None,
-            "replayed": result.replayed,
-        }
-    )
+    return {
+        "record": record_body(record),
+        "student": student_card(record.student),
+        "balance_after_fen": result.balance_after.fen if result.balance_after is not None else None,
+        "replayed": result.replayed,
+    }
 
 
 class CheckoutView(generics.ListAPIView):
@@ -88,38 +88,33 @@ class CheckoutView(generics.ListAPIView):
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:
+        # The meal record is this endpoint's idempotency record: its unique key makes a retry
+        # (same key) return the recorded meal, whatever failed between the terminal and here,
+        # and a key already used for another student is refused. A refusal (no balance, already
+        # served) stores nothing, so a retry after a top-up is served.
+        key = check_key(request.headers.get("Idempotency-Key"))
         serializer = CheckoutRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         terminal = terminal_of(request)
-        key = (request.headers.get("Idempotency-Key") or "").strip()
-
-        def operation() -> tuple[int, dict]:
-            result = services.checkout_at_window(
-                actor=request.user,
-                terminal=terminal,
-                method=data["method"],
-                idempotency_key=key,
-                student_id=data.get("student_id"),
-                qr_token=data.get("qr_token"),
-                student_number=data.get("student_number"),
-                pin=data.get("pin"),
-                window_id=data.get("window_id"),
-                identified_at=data.get("identified_at"),
-                match_distance=data.get("match_distance"),
-                match_margin=data.get("match_margin"),
-                served_offline=data.get("served_offline", False),
-            )
-            return 201, checkout_body(result)
-
-        # `served_offline` is left out of the fingerprint: a terminal that timed out online and
-        # then served the meal offline retries the same key with the flag set, and that is the
-        # same checkout, not a different request.
-        payload = {k: v for k, v in request.data.items() if k != "served_offline"}
-        caller = f"terminal:{terminal.pk}" if terminal else f"user:{request.user.pk}"
-        return idempotent_response(
-            request, scope=f"consumption.checkout:{caller}", operation=operation, payload=payload
+        result = services.checkout_at_window(
+            actor=request.user,
+            terminal=terminal,
+            method=data["method"],
+            idempotency_key=key,
+            student_id=data.get("student_id"),
+            qr_token=data.get("qr_token"),
+            student_number=data.get("student_number"),
+            pin=data.get("pin"),
+            window_id=data.get("window_id"),
+            identified_at=data.get("identified_at"),
+            match_distance=data.get("match_distance"),
+            match_margin=data.get("match_margin"),
+            served_offline=data.get("served_offline", False),
         )
+        response = Response(checkout_body(result), status=201)
+        response["Idempotent-Replayed"] = "true" if result.replayed else "false"
+        return response
 
 
 class CheckoutByKeyView(APIView):

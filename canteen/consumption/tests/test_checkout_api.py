@@ -198,3 +198,71 @@ def test_guardians_see_only_their_childrens_meals(world, canteen, operator, api_
     api_client.force_authenticate(world.user("guardian"))
     rows = api_client.get(URL).json()["results"]
     assert [r["student_id"] for r in rows] == [str(world.students[0].pk)]
+
+
+def test_the_checkout_answer_carries_the_record_exactly_as_the_records_api_shows_it(
+    world, canteen, registered_terminal, api_client
+):
+    """The checkout writes its record out by hand (speed); the records API uses the serializer.
+    The kiosk and the records page must never disagree."""
+    from canteen.consumption.api.serializers import MealRecordSerializer
+
+    terminal, token = registered_terminal
+    student = world.students[0]
+    fund(student, "20.00")
+    reply = as_terminal(api_client, token).post(
+        URL, {"method": "qr", "qr_token": _qr(student)}, format="json", HTTP_IDEMPOTENCY_KEY="same-shape"
+    )
+    assert reply.status_code == 201
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    record = MealRecord.objects.select_related("student", "window").get()
+    assert reply.json()["record"] == json.loads(JSONRenderer().render(MealRecordSerializer(record).data))
+
+
+def test_a_key_is_bound_to_its_terminal_and_its_student(world, canteen, registered_terminal, api_client):
+    """A retry replays; the same key from another terminal, or for another student, is refused
+    rather than handing back somebody else's meal."""
+    from canteen.consumption.services import terminal_register
+
+    terminal, token = registered_terminal
+    first, second = world.students[0], world.students[1]
+    fund(first, "20.00")
+    fund(second, "20.00")
+    client = as_terminal(api_client, token)
+    assert (
+        client.post(URL, {"method": "qr", "qr_token": _qr(first)}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code
+        == 201
+    )
+    other = client.post(URL, {"method": "qr", "qr_token": _qr(second)}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert other.status_code == 422, other.json()
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+    from canteen.org.models import User
+
+    manager = User.objects.get(role="canteen_manager", campus=first.campus)
+    _other_terminal, other_token = terminal_register(window=canteen.window, actor=manager, code="T-OTHER")
+    elsewhere = as_terminal(api_client, other_token).post(
+        URL, {"method": "qr", "qr_token": _qr(first)}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert elsewhere.status_code == 422
+    assert MealRecord.objects.count() == 1
+    assert balance(second) == 2000
+
+
+def test_a_deactivated_terminal_is_refused_at_once(world, canteen, registered_terminal, api_client):
+    from canteen.consumption.services import terminal_deactivate
+    from canteen.org.models import User
+
+    terminal, token = registered_terminal
+    student = world.students[0]
+    fund(student, "20.00")
+    client = as_terminal(api_client, token)
+    assert client.get("/api/v1/consumption/terminal/me/").status_code == 200  # now cached
+    manager = User.objects.get(role="canteen_manager", campus=student.campus)
+    terminal_deactivate(terminal=terminal, actor=manager)
+    reply = client.post(URL, {"method": "qr", "qr_token": _qr(student)}, format="json", HTTP_IDEMPOTENCY_KEY="late")
+    assert reply.status_code == 403, reply.json()
+    assert MealRecord.objects.count() == 0

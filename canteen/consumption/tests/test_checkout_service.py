@@ -57,6 +57,7 @@ def test_a_funded_student_is_served_charged_recorded_and_announced(world, cantee
         "district_id": str(canteen.campus.school.district_id),
         "session_kind": "lunch",
         "served_on": record.served_on.isoformat(),
+        "served_at": record.served_at.isoformat(),
         "amount_fen": canteen.price_fen,
         "method": "manual",
     }

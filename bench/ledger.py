@@ -1,17 +1,21 @@
 #!/usr/bin/env python
 """Ledger throughput on PostgreSQL beside pgbench's simple-update, in the same run.
 
-    .venv/bin/python bench/ledger.py [--small] [--clients 8] [--seconds 15]
+    .venv/bin/python bench/ledger.py [--small] [--clients 8] [--seconds 15] [--python-path]
 
 1. pgbench: a scratch database (bench_ledger_pgbench), `pgbench -i`, then `-b simple-update`
-   with the same number of clients: the reference TPS for this machine, now.
+   with the same number of clients: the reference TPS for this machine, now; and with one
+   client: the serial commit ceiling (one transaction at a time, each waiting for its flush).
 2. The ledger: a scratch database (bench_ledger) migrated by Django; N worker processes call
-   canteen.ledger.services.meal_charge (the production code path: idempotent posting, two
-   entries, outbox event, guarded wallet UPDATE, revenue UPDATE) for a fixed time
+   canteen.ledger.services.meal_charge, the production code path (on PostgreSQL one call of
+   the ledger_meal_charge function: idempotent posting, two entries, outbox event, guarded
+   wallet UPDATE; `--python-path` forces the generic Python path for comparison) for a fixed time
    a) all on ONE wallet (the worst case: every charge waits for the same row lock);
-   b) each on its own wallet.
-   Figures are postings committed per second; goal: single-wallet >= 50% of pgbench TPS.
-3. pgbench once more, to show how much the machine's load drifted during the run.
+   b) each on its own wallet;
+   c) one wallet again with the other domains' in-process subscribers (supervision's rollups).
+   Figures are postings committed per second, and the workers' Python CPU per charge
+   (time.process_time); goal: single-wallet >= 50% of pgbench TPS.
+3. pgbench once more after each round, to show how much the machine's load drifted.
 Both scratch databases are dropped at the end.
 """
 
@@ -59,7 +63,9 @@ def pgbench_binary() -> str:
     raise SystemExit("pgbench not found")
 
 
-def run_pgbench(clients: int, seconds: int, initialise: bool) -> float:
+def run_pgbench(clients: int, seconds: int, initialise: bool, script: list[str] | None = None, db: str = "") -> float:
+    """TPS of `-b simple-update` on the pgbench database, or of `script` (pgbench's -f
+    arguments) on `db`."""
     pgbench = pgbench_binary()
     if initialise:
         admin_sql(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
@@ -68,20 +74,20 @@ def run_pgbench(clients: int, seconds: int, initialise: bool) -> float:
             [pgbench, *pg_args(), "-i", "-q", "-s", str(max(1, clients)), PGBENCH_DB], check=True, capture_output=True
         )
     jobs = min(clients, os.cpu_count() or 1)
+    workload = script or ["-b", "simple-update"]
     out = subprocess.run(
         [
             pgbench,
             *pg_args(),
             "-n",
-            "-b",
-            "simple-update",
+            *workload,
             "-c",
             str(clients),
             "-j",
             str(jobs),
             "-T",
             str(seconds),
-            PGBENCH_DB,
+            db or PGBENCH_DB,
         ],
         check=True,
         capture_output=True,
@@ -129,6 +135,40 @@ def setup_django_db() -> tuple[list, object]:
     return students, campus
 
 
+# One meal charge of 0.01 on one wallet, with a fresh key; pgbench fills in the -D variables.
+FUNCTION_CALL = (
+    "SELECT * FROM ledger_meal_charge(gen_random_uuid(), 'pgbench-' || :client_id || '-' || random()::text,"
+    " current_date, 1, 1, '', NULL, 'pgbench', ':student', ':campus', ':school', ':district', 'bench',"
+    " ':wallet', ':revenue', now(), true);\n"
+)
+
+
+def run_pgbench_function(student, clients: int, seconds: int) -> float:
+    """The meal-charge function alone, called by pgbench's C client on one wallet: what the
+    database side costs without Python."""
+    import tempfile
+
+    from canteen.ledger import services
+    from canteen.ledger.choices import AccountKind
+
+    scope = services.campus_scope(student.campus_id)
+    wallet = services.wallet_ref(student)
+    revenue = services.house_ref(AccountKind.REVENUE, scope.campus_id)
+    ids = {
+        "student": student.pk,
+        "campus": scope.campus_id,
+        "school": scope.school_id,
+        "district": scope.district_id,
+        "wallet": wallet.id,
+        "revenue": revenue.id,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(FUNCTION_CALL)
+        script.flush()
+        variables = [arg for name, value in ids.items() for arg in ("-D", f"{name}={value}")]
+        return run_pgbench(clients, seconds, initialise=False, script=["-f", script.name, *variables], db=DB)
+
+
 def charge_worker(student_ids: list, campus_id, seconds: float, prefix: str, start, results, quiet: bool) -> None:
     from django.db import connections
 
@@ -144,6 +184,7 @@ def charge_worker(student_ids: list, campus_id, seconds: float, prefix: str, sta
     students = list(Student.objects.filter(pk__in=student_ids))
     n = 0
     start.wait()
+    cpu = time.process_time()
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         student = students[n % len(students)]
@@ -151,11 +192,15 @@ def charge_worker(student_ids: list, campus_id, seconds: float, prefix: str, sta
             student=student, amount=Money(1), idempotency_key=f"{prefix}-{n}", campus=campus_id, meal_ref="bench"
         )
         n += 1
+    cpu = time.process_time() - cpu
     connections.close_all()
-    results.put(n)
+    results.put((n, cpu))
 
 
-def run_ledger(students: list, campus, clients: int, seconds: float, single: bool, quiet: bool, tag: str) -> float:
+def run_ledger(
+    students: list, campus, clients: int, seconds: float, single: bool, quiet: bool, tag: str
+) -> tuple[float, float]:
+    """(postings per second, the workers' Python CPU in µs per posting)."""
     from django.db import connections
 
     connections.close_all()  # never share a connection across fork
@@ -170,10 +215,11 @@ def run_ledger(students: list, campus, clients: int, seconds: float, single: boo
         procs.append(p)
     time.sleep(1.5)  # let every worker connect and load its student
     start.set()
-    total = sum(results.get(timeout=seconds + 120) for _ in procs)
+    counts = [results.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()
-    return total / seconds
+    total = sum(n for n, _ in counts)
+    return total / seconds, sum(cpu for _, cpu in counts) / max(total, 1) * 1e6
 
 
 def main() -> None:
@@ -182,6 +228,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--python-path", action="store_true", help="force the generic Python path (not production on PostgreSQL)"
+    )
     args = parser.parse_args()
     seconds = 5 if args.small else args.seconds
     if args.small:
@@ -197,17 +246,37 @@ def main() -> None:
         tps_serial = run_pgbench(1, seconds, initialise=False)
         print(f"pgbench simple-update TPS, 1 client (serial commit ceiling): {tps_serial:,.0f}")
         students, campus = setup_django_db()
+        from django.conf import settings
+
+        from canteen.ledger import services
+
+        if args.python_path:
+            settings.CANTEEN_LEDGER_DB_FUNCTIONS = False  # inherited by the forked workers
+        path = "PostgreSQL function ledger_meal_charge" if services._db_functions() else "generic Python path"
+        print(f"meal_charge path: {path}")
         single: list[float] = []
         many: list[float] = []
         for r in range(args.rounds):
-            single.append(run_ledger(students, campus, args.clients, seconds, True, True, f"s{r}"))
-            print(f"ledger meal_charge, one wallet, ledger only:  {single[-1]:,.0f} postings/s")
-            many.append(run_ledger(students, campus, args.clients, seconds, False, True, f"m{r}"))
-            print(f"ledger meal_charge, {args.clients} wallets, ledger only: {many[-1]:,.0f} postings/s")
+            rate, cpu = run_ledger(students, campus, args.clients, seconds, True, True, f"s{r}")
+            single.append(rate)
+            print(f"ledger meal_charge, one wallet, ledger only:  {rate:,.0f} postings/s, Python CPU {cpu:.0f} µs each")
+            rate, cpu = run_ledger(students, campus, args.clients, seconds, False, True, f"m{r}")
+            many.append(rate)
+            print(
+                f"ledger meal_charge, {args.clients} wallets, ledger only: {rate:,.0f} postings/s, Python CPU {cpu:.0f} µs each"
+            )
             pg.append(run_pgbench(args.clients, seconds, initialise=False))
             print(f"pgbench simple-update TPS: {pg[-1]:,.0f}")
-        subscribed = run_ledger(students, campus, args.clients, seconds, True, False, "sub")
-        print(f"ledger meal_charge, one wallet, with other domains' subscribers: {subscribed:,.0f} postings/s")
+        subscribed, cpu = run_ledger(students, campus, args.clients, seconds, True, False, "sub")
+        print(
+            f"ledger meal_charge, one wallet, with other domains' subscribers: {subscribed:,.0f} postings/s, "
+            f"Python CPU {cpu:.0f} µs each"
+        )
+        if services._db_functions():
+            function_only = run_pgbench_function(students[0], args.clients, seconds)
+            print(
+                f"pgbench -f ledger_meal_charge (the function alone, no Python), one wallet: {function_only:,.0f} TPS"
+            )
         reference = sum(pg) / len(pg)
         best_single = max(single)
         best_many = max(many)
@@ -218,7 +287,8 @@ def main() -> None:
         print(
             f"{args.clients} wallets / pgbench: best {best_many / reference:.0%}, mean {sum(many) / len(many) / reference:.0%}"
         )
-        print(f"single-wallet / pgbench 1 client: {best_single / tps_serial:.0%}")
+        print(f"pgbench simple-update, 1 client: {tps_serial:,.0f} TPS")
+        print(f"single-wallet / pgbench 1 client: best {best_single / tps_serial:.0%}")
         from canteen.ledger.services import balances_rebuild
 
         print(f"balance differences after the run: {len(balances_rebuild())}")

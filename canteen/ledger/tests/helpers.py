@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from canteen.ledger.models import Account, Entry, Posting
@@ -17,3 +20,21 @@ def assert_books_balance() -> None:
         assert cached == (sums.get(account.pk, 0) if account.tracks_balance else 0), account.code
         if account.floor_fen is not None:
             assert account.balance_fen >= account.floor_fen, account.code
+
+
+CRASH_TRIGGER = """
+CREATE FUNCTION ledger_test_crash() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'crash in the middle of a posting'; END $$;
+CREATE TRIGGER ledger_test_crash BEFORE UPDATE ON ledger_account
+FOR EACH ROW EXECUTE FUNCTION ledger_test_crash();
+"""
+
+
+def crash_at_the_wallet_update(call: Callable[[], object]) -> None:
+    """Run `call` (a meal charge on PostgreSQL) with a trigger that fails the wallet UPDATE, after
+    the posting, entries and event rows are inserted. An SQL error aborts the transaction it runs
+    in, so this opens one (a caller's transaction that the failure rolls back, trigger included)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(CRASH_TRIGGER)
+        call()

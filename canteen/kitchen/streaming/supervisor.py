@@ -81,6 +81,13 @@ class Relay:
         log.info("camera %s: relay started (pid %s)", self.camera_id, self.proc.pid)
 
     def _read_progress(self, proc: subprocess.Popen) -> None:
+        try:
+            self._read_progress_lines(proc)
+        except (ValueError, OSError):
+            # stop() closed the pipe under us while ffmpeg was being stopped: nothing left to read.
+            return
+
+    def _read_progress_lines(self, proc: subprocess.Popen) -> None:
         block: list[str] = []
         for raw in proc.stdout:  # type: ignore[union-attr]
             line = raw.decode(errors="replace")

@@ -295,7 +295,7 @@ def _children(ppid: int) -> list[int]:
     return kids
 
 
-def _server_cpu(gunicorn_pid: int) -> float:
+def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> float:
     """CPU seconds of the gunicorn workers and of the PostgreSQL backends serving them (those
     connected to the bench database, other than this process's own): what one checkout costs
     the machine, whatever else is running on it."""
@@ -308,7 +308,8 @@ def _server_cpu(gunicorn_pid: int) -> float:
         for row in out.splitlines()[1:]
         if f" {DB_NAME} " in f" {row} " and row.split(None, 1)[0].isdigit() and int(row.split(None, 1)[0]) != own
     ]
-    return sum(_cpu_seconds(p) for p in [*_children(gunicorn_pid), *backends])
+    extra = [worker_pid] if worker_pid else []
+    return sum(_cpu_seconds(p) for p in [*_children(gunicorn_pid), *extra, *backends])
 
 
 def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
@@ -357,6 +358,29 @@ def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
     done.set()
     sampler.join()
     return {"latencies": latencies, "statuses": statuses, "wall_s": wall, "ok": statuses.get(201, 0), "waits": waits}
+
+
+def _postgres_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def pin_server(cpus: str, pids: list[int]) -> None:
+    """taskset the server side (gunicorn and its workers, the worker, every PostgreSQL process;
+    backends forked later inherit the postmaster's mask) to `cpus`, and this process (wrk is
+    started from it) to the other CPUs."""
+    for pid in [*pids, *_postgres_pids()]:
+        subprocess.run(["taskset", "-a", "-cp", cpus, str(pid)], capture_output=True, check=False)
+    others = sorted(set(range(os.cpu_count() or 1)) - {int(c) for c in cpus.split(",")})
+    if others:
+        os.sched_setaffinity(0, others)
+
+
+def unpin_server(pids: list[int]) -> None:
+    every = f"0-{(os.cpu_count() or 1) - 1}"
+    for pid in [*pids, *_postgres_pids()]:
+        subprocess.run(["taskset", "-a", "-cp", every, str(pid)], capture_output=True, check=False)
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
 def bench_api_wrk(port: int, tokens: list[str], cards: list[str], seconds: int) -> dict:
@@ -525,6 +549,12 @@ def main() -> None:
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread, sync)")
     parser.add_argument("--seconds", type=int, default=10, help="length of the wrk run")
     parser.add_argument("--api-only", action="store_true", help="only part 2, the checkout API")
+    parser.add_argument(
+        "--server-cpus",
+        default="",
+        help="pin gunicorn, the worker and PostgreSQL to these CPUs (e.g. 0) and wrk to the others, "
+        "to see how throughput follows the cores the server gets",
+    )
     args = parser.parse_args()
     warmup = 200 if args.small else 800
     wrk_cards = 1200 if args.small else 600 * args.seconds
@@ -558,15 +588,26 @@ def main() -> None:
     data = seed(students, args.terminals)
     print(f"\n# seeded {students} students, {args.terminals} terminals in {time.perf_counter() - t0:.1f} s")
     gunicorn = start_gunicorn(env, args.port, args.workers, args.threads, args.worker_class)
+    # The worker, as `canteen up` runs it: its jobs (the rollup fold every 2 s above all) are part
+    # of what a checkout costs, so its CPU is counted with the server's.
+    worker = subprocess.Popen(
+        [sys.executable, str(PROJECT / "manage.py"), "worker"],
+        cwd=PROJECT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+    )
     cards = data["qr_cards"]
     warm, by_wrk, by_python = cards[:warmup], cards[warmup : warmup + wrk_cards], cards[warmup + wrk_cards :]
     server = f"gunicorn {args.workers}×{args.threads} {args.worker_class}"
+    if args.server_cpus:
+        pin_server(args.server_cpus, [gunicorn.pid, *_children(gunicorn.pid), worker.pid])
+        server += f", server pinned to CPU {args.server_cpus}"
     try:
         # Every worker process loads its caches (terminals, menus, accounts) before the clock.
         bench_api_wrk(args.port, data["tokens"], warm, 2)
-        cpu_before = _server_cpu(gunicorn.pid)
+        cpu_before = _server_cpu(gunicorn.pid, worker.pid)
         load = bench_api_wrk(args.port, data["tokens"], by_wrk, args.seconds)
-        cpu_used = _server_cpu(gunicorn.pid) - cpu_before
+        cpu_used = _server_cpu(gunicorn.pid, worker.pid) - cpu_before
         if load:
             print(f"\n## 2. Checkout API on PostgreSQL ({server}, {args.terminals} terminals driven by wrk)")
             print(
@@ -580,14 +621,14 @@ def main() -> None:
             print_waits(load["waits"])
             per = cpu_used / max(1, load["ok"]) * 1000
             print(
-                f"server CPU per checkout (gunicorn workers + their PostgreSQL backends) {per:.2f} ms "
+                f"server CPU per checkout (gunicorn workers, the worker's fold job, their PostgreSQL backends) {per:.2f} ms "
                 f"→ at most {2000 / per:.0f} checkouts/s on 2 idle cores"
             )
         else:
             print("\n## 2. wrk not installed (apt-get install wrk): the wrk figures are skipped")
-        cpu_before = _server_cpu(gunicorn.pid)
+        cpu_before = _server_cpu(gunicorn.pid, worker.pid)
         api = bench_api(args.port, data["tokens"], by_python)
-        cpu_used = _server_cpu(gunicorn.pid) - cpu_before
+        cpu_used = _server_cpu(gunicorn.pid, worker.pid) - cpu_before
         print(f"\n## 2b. Checkout API, the terminals' own Python client ({server}, {args.terminals} threads here)")
         print(line("POST /checkouts/ latency", api["latencies"]))
         print(
@@ -609,6 +650,10 @@ def main() -> None:
                     print(line(label, values))
             print(f"outcomes {e2e['outcomes']}")
     finally:
+        if args.server_cpus:
+            unpin_server([gunicorn.pid, *_children(gunicorn.pid), worker.pid])
+        worker.terminate()
+        worker.wait(20)
         gunicorn.terminate()
         gunicorn.wait(20)
         from django.db import connections

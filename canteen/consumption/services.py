@@ -31,7 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
-from canteen.core.db import insert_row
+from canteen.core.db import client_cursor, insert_row
 from canteen.core.errors import DomainError
 from canteen.core.events import publish
 from canteen.core.money import Money
@@ -230,7 +230,7 @@ def _lock_and_read(student_id: uuid.UUID, key: str, served_on: Any, session_kind
         "WHERE idempotency_key = %s OR (student_id = %s AND served_on = %s AND session_kind = %s) ORDER BY served_at"
     )
     params = [key, _pk(student_id), connection.ops.adapt_datefield_value(served_on), session_kind]
-    with connection.cursor() as cursor:
+    with client_cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {select}", [_student_lock_key(student_id), *params])
             cursor.nextset()

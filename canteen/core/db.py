@@ -42,3 +42,19 @@ def insert_row(instance: models.Model) -> models.Model:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+def client_cursor() -> Any:
+    """A cursor that binds parameters into the SQL text on the client, on the same connection
+    and in the same transaction as the ORM: the one way to send several statements in one
+    round trip on PostgreSQL when the connection binds on the server. Read results with
+    `nextset()`."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    # Django's wrapper: database errors arrive as django.db errors (IntegrityError…), and the
+    # query log and execute_wrappers see the statements as for any cursor.
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.ClientCursor(connection.connection))

@@ -47,6 +47,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
+from canteen.core.db import client_cursor
 from canteen.core.errors import DomainError
 from canteen.core.events import Event, publish, subscribers_of
 from canteen.core.money import Money
@@ -134,12 +135,27 @@ def _remember(ref: AccountRef) -> None:
     _accounts[ref.code] = ref
 
 
+def _account_row(code: str) -> tuple[Any, ...] | None:
+    """(id, kind, tracks_balance) by natural key, in fixed SQL: a checkout asks it for every
+    student a process has not charged yet, and the ORM's query building cost more than the
+    lookup. SQLite returns the id as hex text and the flag as an integer."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNT_BY_CODE, [code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return uuid.UUID(str(row[0])), row[1], bool(row[2])
+
+
+_ACCOUNT_BY_CODE = f"SELECT id, kind, tracks_balance FROM {Account._meta.db_table} WHERE code = %s"  # noqa: S608 - our table
+
+
 def _account(code: str, kind: str, scope: Scope | None, **defaults: Any) -> AccountRef:
     """Get or create the account with this natural key. Race-free: the unique code decides."""
     ref = _accounts.get(code)
     if ref is not None:
         return ref
-    row = Account.objects.filter(code=code).values_list("id", "kind", "tracks_balance").first()
+    row = _account_row(code)
     if row is None:
         scope_fields = (
             {"campus_id": scope.campus_id, "school_id": scope.school_id, "district_id": scope.district_id}
@@ -368,7 +384,7 @@ def _insert(posting: Posting, legs: list[Leg], on: date) -> None:
     for leg in legs:
         entry_params += [posting_id, _db_id(leg.account.id), leg.amount_fen, day]
     entry_sql = entry_head + ", ".join([entry_row] * len(legs))
-    with connection.cursor() as cursor:
+    with client_cursor() as cursor:  # two statements, one round trip (see core.db)
         if vendor == "postgresql":
             cursor.execute(f"{posting_head}{posting_row}; {entry_sql}", posting_params + entry_params)
         else:

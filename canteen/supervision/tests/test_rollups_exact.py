@@ -181,3 +181,23 @@ def test_every_fact_kind_moves_its_counter(world):
     assert today.deliveries_traced == 1  # the first delivery names no batches: not traceable
     assert (today.nutrition_checks, today.nutrition_failed, today.alarms, today.records_missing) == (2, 1, 1, 1)
     assert DailyCampusStats.objects.get(day=DAY0).batches_accepted == 1
+
+
+def test_a_failing_checkout_path_handler_does_not_block_the_meal(world, settings, monkeypatch):
+    """The checkout-path handlers run without a savepoint: a bug in one must still let the meal
+    commit, leave its event unclaimed, and the rebuild count it from the stored event."""
+    from canteen.supervision.models import ProcessedEvent
+
+    settings.CANTEEN_SUPERVISION_STRICT = False
+
+    def broken(payload):
+        raise KeyError("a supervision bug")
+
+    monkeypatch.setattr(rollups, "resolve_org", broken)
+    event, _ = events.meal_served(world.campuses[0], day=DAY0)
+    monkeypatch.undo()
+    assert not RollupDelta.objects.exists()
+    assert not ProcessedEvent.objects.filter(event_id=event.id).exists()
+    report = rollups_rebuild(meals_from="events", apply=True)
+    assert report.applied
+    assert DailyCampusStats.objects.get(day=DAY0).meals_served == 1

@@ -2,15 +2,16 @@
 
 `checkout_record` is check-then-do inside one transaction (zulip's `check_*`/`do_*` split):
 
-1. replay: a key already recorded returns that record (the terminal retries after a crash or a
-   lost response; the ledger's own (kind, key) constraint is the second guard);
+1. check what needs no lock: enrolled, this campus, face consent for face, a meal offered at `at`;
 2. lock the student (a transaction-scoped advisory lock on PostgreSQL; SQLite's IMMEDIATE
-   transactions already serialize writers), then re-check the key;
-3. check: enrolled, this campus, face consent for face, a meal offered at `at`, and the
+   transactions already serialize writers) and, in the same round trip, read this key's record
+   and the student's servings of the session;
+3. replay: a key already recorded returns that record (the terminal retries after a crash or a
+   lost response; the ledger's own (kind, key) constraint is the second guard); else check the
    per-session limit;
 4. do: charge through `ledger.services.meal_charge` (its guarded UPDATE refuses an overdraft),
-   insert the record (a unique (student, day, session, serving_no) is the database's own refusal
-   of a double serving), audit, publish `consumption.meal_served`.
+   insert the record, complete (a unique (student, day, session, serving_no) is the database's
+   own refusal of a double serving), audit, publish `consumption.meal_served`.
 
 Lock order is advisory(student) → ledger wallet row, the same for every path, so concurrent
 checkouts queue instead of deadlocking.

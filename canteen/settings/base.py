@@ -5,6 +5,9 @@ Environment variables (all optional for the demo):
 - CANTEEN_SECRET_KEY, CANTEEN_DEBUG, CANTEEN_ALLOWED_HOSTS (comma separated)
 - CANTEEN_FACE_KEY: base64 key (32 bytes) for face templates at rest
 - CANTEEN_DATA_DIR: where uploads, recordings and the SQLite file live
+- CANTEEN_CONN_MAX_AGE (PostgreSQL, seconds, default 60); CANTEEN_DB_SERVER_BINDING (PostgreSQL,
+  default on: parameters bound on the server, repeated statements prepared)
+- CANTEEN_LEDGER_DB_FUNCTIONS (PostgreSQL, default on: meal charges as one ledger_meal_charge call)
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ TEMPLATES = [
 DATABASES = {
     "default": database_from_url(os.environ.get("CANTEEN_DATABASE_URL", f"sqlite:///{DATA_DIR / 'canteen.sqlite3'}"))
 }
+# Meal charges as one call of the ledger_meal_charge function (PostgreSQL); off = the Python path.
+CANTEEN_LEDGER_DB_FUNCTIONS = env_bool("CANTEEN_LEDGER_DB_FUNCTIONS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "org.User"
 

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 
 STAFF = {"canteen_manager", "window_operator", "school_admin", "district_regulator", "city_regulator"}
 
@@ -9,6 +9,7 @@ class ConsumptionConfig(AppConfig):
     name = "canteen.consumption"
     label = "consumption"
     verbose_name = "智能消费 Consumption"
+    nav_group = NavGroup("膳食", "Meals", order=30)
     nav = [
         NavItem("取餐记录", "Meal records", "consumption:record-list", roles={*STAFF, "guardian"}, order=40),
         NavItem(

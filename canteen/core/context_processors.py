@@ -1,5 +1,6 @@
-from .navigation import nav_for
+from .navigation import nav_for, nav_menu_for
 
 
 def navigation(request):
-    return {"nav_items": nav_for(getattr(request, "user", None))}
+    user = getattr(request, "user", None)
+    return {"nav_items": nav_for(user), "nav_menu": nav_menu_for(user)}

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 from canteen.org.choices import Role
 
 
@@ -8,6 +8,7 @@ class IdentityConfig(AppConfig):
     name = "canteen.identity"
     label = "identity"
     verbose_name = "身份识别 Identity"
+    nav_group = NavGroup("学校", "Schools", order=10)
     nav = [
         NavItem("刷脸与就餐卡", "Face & meal card", "identity:children", roles={Role.GUARDIAN}, order=20),
         NavItem(

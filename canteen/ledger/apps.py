@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 
 
 def _clear_caches(**kwargs) -> None:
@@ -15,6 +15,7 @@ class LedgerConfig(AppConfig):
     name = "canteen.ledger"
     label = "ledger"
     verbose_name = "财务 Ledger"
+    nav_group = NavGroup("财务", "Finance", order=50)
     nav = [
         NavItem("孩子的餐费", "My children's meals", "ledger:guardian-home", roles={"guardian"}, order=20),
         NavItem(

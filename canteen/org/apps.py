@@ -1,14 +1,15 @@
 from django.apps import AppConfig
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 
 
 class OrgConfig(AppConfig):
     name = "canteen.org"
     label = "org"
     verbose_name = "组织 Organisation"
+    nav_group = NavGroup("学校", "Schools", order=10)
     nav = [
-        NavItem("首页", "Home", "home", order=0),
+        NavItem("首页", "Home", "home", order=0, grouped=False),
         NavItem(
             "学校与校区",
             "Schools",

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 
 STAFF = {"canteen_manager", "storekeeper", "school_admin"}
 REGULATORS = {"district_regulator", "city_regulator"}
@@ -10,6 +10,7 @@ class ProcurementConfig(AppConfig):
     name = "canteen.procurement"
     label = "procurement"
     verbose_name = "食材采购 Procurement"
+    nav_group = NavGroup("采购溯源", "Supply & trace", order=40)
     nav = [
         NavItem("采购订单", "Orders", "procurement:orders", roles=STAFF | REGULATORS, order=40),
         NavItem("到货验收", "Acceptance", "procurement:deliveries", roles={"storekeeper", "canteen_manager"}, order=41),

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 
 REGULATORS = {"city_regulator", "district_regulator"}
 SCHOOL = {"school_admin", "canteen_manager"}
@@ -10,6 +10,7 @@ class SupervisionConfig(AppConfig):
     name = "canteen.supervision"
     label = "supervision"
     verbose_name = "监管 Supervision"
+    nav_group = NavGroup("监管", "Oversight", order=80)
     nav = [
         NavItem("监管驾驶舱", "Dashboard", "supervision:dashboard", roles=REGULATORS, order=80),
         NavItem("智慧大脑", "Big screen", "supervision:bigscreen", roles=REGULATORS, order=81),

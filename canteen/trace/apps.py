@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from canteen.core.navigation import NavItem
+from canteen.core.navigation import NavGroup, NavItem
 
 STAFF = {"district_regulator", "city_regulator", "school_admin", "canteen_manager", "storekeeper"}
 
@@ -9,6 +9,7 @@ class TraceConfig(AppConfig):
     name = "canteen.trace"
     label = "trace"
     verbose_name = "溯源 Traceability"
+    nav_group = NavGroup("采购溯源", "Supply & trace", order=40)
     nav = [
         NavItem("溯源", "Traceability", "trace:codes", roles=STAFF, order=45),
         NavItem(

@@ -12,6 +12,9 @@ def test_district_regulator_signs_in_navigates_and_switches_language(world, logi
     login(user.username, "pw-" + user.username)
     assert page.inner_text("[data-testid=count-schools]") == "2"
     assert page.inner_text("[data-testid=count-campuses]") == "4"
+    # A regulator's long menu is grouped: the schools page is under 学校.
+    assert not page.is_visible("nav.mainnav >> text=学校与校区")
+    page.click("nav.mainnav summary >> text=学校")
     page.click("nav.mainnav >> text=学校与校区")
     page.wait_for_selector("[data-testid=school-count]")
     assert "2" in page.inner_text("[data-testid=school-count]")
@@ -44,3 +47,19 @@ def test_the_phone_layout_has_a_menu_button(world, browser, live_server):
     page.click(".menu-toggle")
     assert page.is_visible("nav.mainnav")
     context.close()
+
+
+def test_a_long_menu_folds_into_groups_and_a_short_one_stays_flat(world):
+    from canteen.core.navigation import FLAT_MENU_LIMIT, nav_for, nav_menu_for
+
+    regulator = world.user(Role.DISTRICT_REGULATOR)
+    menu = nav_menu_for(regulator)
+    groups = [entry for entry in menu if "children" in entry]
+    assert len(nav_for(regulator)) > FLAT_MENU_LIMIT
+    assert menu[0]["url"] == "/"  # Home stays a link of its own, first
+    assert [g["label"] for g in groups][:2] == ["学校", "膳食"]
+    grouped_urls = [item["url"] for g in groups for item in g["children"]]
+    plain_urls = [entry["url"] for entry in menu if "url" in entry]
+    assert sorted(grouped_urls + plain_urls) == sorted(item["url"] for item in nav_for(regulator))
+    guardian = world.user(Role.GUARDIAN)
+    assert all("children" not in entry for entry in nav_menu_for(guardian))

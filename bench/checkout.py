@@ -1,16 +1,21 @@
 #!/usr/bin/env python
 """Checkout benchmark: identify latency, checkout API throughput on PostgreSQL, frame-to-screen.
 
-    .venv/bin/python bench/checkout.py [--small] [--keep]
+    .venv/bin/python bench/checkout.py [--small] [--keep] [--api-only] [--seconds 10] [--server-cpus 0]
 
 1. Identify: per camera frame, dlib HOG detection + 5-point landmarks + 128-d embedding (the
    identity engine) and the 1:N match against a 5,000-row campus gallery. The gallery holds the
    real templates of 8 people (photos shipped in packages) padded with random unit vectors to
    5,000 rows; the match cost depends only on the row count, and a random unit vector is never
    near a real face, so accuracy on the 8 people is still checked.
-2. Checkout API: gunicorn on localhost against its own database `bench_consumption`; T
-   concurrent "terminals" (threads, one keep-alive connection each, their own terminal tokens)
-   post one checkout per student, each with its Idempotency-Key. Reports latency and throughput.
+2. Checkout API: gunicorn on localhost against its own database `bench_consumption`, with the
+   worker (rollup fold) beside it; T concurrent "terminals", each with its own token and
+   keep-alive connection, post one QR checkout per student, each with its Idempotency-Key:
+   first driven by wrk (bench/checkout_load.lua, one thread per terminal: a load generator that
+   leaves the two cores to the server), then by the terminals' own Python client (threads here).
+   Reports latency, throughput, where busy PostgreSQL backends wait, and the server's CPU per
+   checkout (gunicorn workers + worker + their backends, from /proc). `--server-cpus 0` pins the
+   server to CPU 0 and the load to the rest, to see how throughput follows the cores.
 3. Frame to screen: the real terminal agent (in this process) with its kiosk page open in
    headless Chromium: from the moment a frame is handed to the agent to the moment the page has
    painted the result (the page reports Date.now() after two animation frames). Two figures:

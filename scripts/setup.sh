@@ -11,8 +11,9 @@ if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; f
 # chromium: page tests in a real browser; ffmpeg: kitchen video; fonts-noto-cjk: Chinese in PDFs,
 # labels and screenshots; nodejs/npm: front-end libraries (ECharts, hls.js) served locally.
 # fonts-dejavu-core: the clock burnt into the simulated kitchen cameras. postgresql-client: pgbench
-# (bench/ledger.py's reference); wrk: the load generator of bench/checkout.py.
-APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core nodejs npm postgresql-client wrk)
+# (bench/ledger.py's reference); wrk: the load generator of bench/checkout.py; redis-server: the
+# shared cache production uses (CANTEEN_REDIS_URL), exercised by a test.
+APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core nodejs npm postgresql-client wrk redis-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -8,6 +8,8 @@ Environment variables (all optional for the demo):
 - CANTEEN_CONN_MAX_AGE (PostgreSQL, seconds, default 60); CANTEEN_DB_SERVER_BINDING (PostgreSQL,
   default on: parameters bound on the server, repeated statements prepared)
 - CANTEEN_LEDGER_DB_FUNCTIONS (PostgreSQL, default on: meal charges as one ledger_meal_charge call)
+- CANTEEN_REDIS_URL: redis://host:6379/0 for a cache shared by all processes (production);
+  unset, each process caches in its own memory
 """
 
 from __future__ import annotations
@@ -139,6 +141,24 @@ TEMPLATES = [
 DATABASES = {
     "default": database_from_url(os.environ.get("CANTEEN_DATABASE_URL", f"sqlite:///{DATA_DIR / 'canteen.sqlite3'}"))
 }
+
+
+def cache_from_url(url: str) -> dict:
+    """The default cache: Redis when a URL is given (every web process and the worker then share
+    rate limits, scan counts and cached pages), else each process's own memory (the demo)."""
+    if url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": "canteen",
+            }
+        }
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = cache_from_url(os.environ.get("CANTEEN_REDIS_URL", ""))
+
 # Meal charges as one call of the ledger_meal_charge function (PostgreSQL); off = the Python path.
 CANTEEN_LEDGER_DB_FUNCTIONS = env_bool("CANTEEN_LEDGER_DB_FUNCTIONS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

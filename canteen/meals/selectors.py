@@ -7,6 +7,7 @@ For trace: `menu_for_day`, `dishes_served`. For procurement: `ingredient_demand`
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -257,7 +258,9 @@ def choose_set_meal(set_meals: list[SetMealView], *, chosen_id: Any, diet: str |
     return (standard or set_meals)[0]
 
 
+@functools.cache
 def _plan_sql() -> str:
+    """Built once: the window asks it on every checkout."""
     qn = connection.ops.quote_name
     plan, choice, opt_out = (qn(m._meta.db_table) for m in (MealPlan, MealPlanChoice, MealOptOut))
     return (

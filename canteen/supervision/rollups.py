@@ -9,6 +9,7 @@ in one transaction. See RollupDelta and docs/decisions.md, "Supervision"."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -260,10 +261,10 @@ def delta_add(
     _insert_claimed(row, topic)
 
 
-def _insert_claimed(row: RollupDelta, topic: str) -> None:
-    """Claim the event and append its delta in one statement (PostgreSQL): the delta is
-    inserted only if the claim is new, so a replayed event adds nothing."""
-    fields = [f for f in RollupDelta._meta.concrete_fields if not f.primary_key]
+@functools.cache
+def _claimed_delta_sql() -> tuple[tuple[Any, ...], str]:
+    """(delta fields, statement), built once: it runs on every checkout."""
+    fields = tuple(f for f in RollupDelta._meta.concrete_fields if not f.primary_key)
     qn = connection.ops.quote_name
     sql = (
         f"WITH claimed AS (INSERT INTO {qn(ProcessedEvent._meta.db_table)} (event_id, topic, processed_at) "  # noqa: S608 - our tables
@@ -271,6 +272,13 @@ def _insert_claimed(row: RollupDelta, topic: str) -> None:
         f"INSERT INTO {qn(RollupDelta._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} FROM claimed"
     )
+    return fields, sql
+
+
+def _insert_claimed(row: RollupDelta, topic: str) -> None:
+    """Claim the event and append its delta in one statement (PostgreSQL): the delta is
+    inserted only if the claim is new, so a replayed event adds nothing."""
+    fields, sql = _claimed_delta_sql()
     params = [row.event_id, topic[:80], timezone.now()]
     params += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:

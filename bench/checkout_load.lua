@@ -1,7 +1,9 @@
 -- wrk script for bench/checkout.py: each wrk thread is one window terminal with its own token,
 -- posting one QR checkout per student of its list, each with a fresh Idempotency-Key.
 -- The list file has one "terminal-token<TAB>qr-token" line per checkout; thread i takes the
--- lines i, i+T, i+2T, ... (T = number of threads).
+-- lines i, i+T, i+2T, ... (T = number of threads). The third argument is the run's own tag: the
+-- keys of the warm-up run and the measured run must not meet (the same key for another student
+-- is refused with 422 idempotency_key_reused).
 local threads = {}
 local counter = 1
 
@@ -13,6 +15,7 @@ end
 
 function init(args)
   local path, nthreads = args[1], tonumber(args[2])
+  run = args[3] or "run"
   token, cards = nil, {}
   local n = 0
   for line in io.lines(path) do
@@ -38,7 +41,7 @@ function request()
   local headers = {
     ["Authorization"] = "Terminal " .. token,
     ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = string.format("wrk-%d-%d-%d", id, os.time(), sent),
+    ["Idempotency-Key"] = string.format("wrk-%s-%d-%d", run, id, sent),
   }
   return wrk.format("POST", "/api/v1/consumption/checkouts/", headers, '{"method":"qr","qr_token":"' .. card .. '"}')
 end

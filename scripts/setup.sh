@@ -12,8 +12,10 @@ if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; f
 # labels and screenshots; nodejs/npm: front-end libraries (ECharts, hls.js) served locally.
 # fonts-dejavu-core: the clock burnt into the simulated kitchen cameras. postgresql-client: pgbench
 # (bench/ledger.py's reference); wrk: the load generator of bench/checkout.py; redis-server: the
-# shared cache production uses (CANTEEN_REDIS_URL), exercised by a test.
-APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core nodejs npm postgresql-client wrk redis-server)
+# shared cache production uses (CANTEEN_REDIS_URL), exercised by a test. g++, make, libopenblas-dev:
+# dlib is compiled here against OpenBLAS (the face embedding 5× faster than the prebuilt wheel's
+# own matrix code; docs/decisions.md); pip brings CMake itself.
+APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core nodejs npm postgresql-client wrk redis-server g++ make libopenblas-dev)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -44,7 +46,20 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "→ pip install -r requirements.txt"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements.txt
+# dlib is compiled from source against OpenBLAS. An environment made before that holds the prebuilt
+# wheel's files under the same module name: take them out first.
+dlib_blas() { .venv/bin/python -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" >/dev/null 2>&1; }
+if .venv/bin/python -m pip show -q dlib-bin >/dev/null 2>&1; then .venv/bin/python -m pip uninstall -q -y dlib-bin dlib; fi
+dlib_blas || echo "  (dlib is compiled here the first time: about 7 minutes on 2 cores; pip keeps the wheel)"
+DLIB_BUILD=(env DLIB_USE_BLAS=ON DLIB_NO_GUI_SUPPORT=ON CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)")
+"${DLIB_BUILD[@]}" .venv/bin/python -m pip install -q -r requirements.txt
+if ! dlib_blas; then
+  # A wheel that pip built and kept before libopenblas-dev was installed: drop it, build again.
+  echo "→ dlib again from source, with OpenBLAS"
+  .venv/bin/python -m pip cache remove dlib >/dev/null 2>&1 || true
+  "${DLIB_BUILD[@]}" .venv/bin/python -m pip install -q --force-reinstall --no-deps "$(grep '^dlib==' requirements.txt)"
+  dlib_blas || { echo "✘ dlib has no BLAS (is libopenblas-dev installed?): the face embedding would be 5× slower" >&2; exit 1; }
+fi
 .venv/bin/python -m pip install -q --no-deps -e .
 
 # Real face photos for the identity tests: the insightface wheel is read as a zip for its sample

@@ -21,16 +21,19 @@ class KioskState:
         self._cond = threading.Condition()
         self._state: dict[str, Any] = {"seq": 0, "kind": "idle"}
         self.window_name = ""
-        # seq → (frame captured at, kind): matched with the page's acks.
-        self._pending: dict[int, tuple[float, str]] = {}
+        # seq → (frame captured at, shown at, kind): matched with the page's acks.
+        self._pending: dict[int, tuple[float, float, str]] = {}
         self.latencies: deque[tuple[str, float]] = deque(maxlen=10_000)
+        # (kind, frame → show() called, show() → painted): where the time goes, agent or page.
+        self.stages: deque[tuple[str, float, float]] = deque(maxlen=10_000)
 
     def show(self, kind: str, *, frame_ts: float | None = None, **fields: Any) -> int:
         with self._cond:
             seq = self._state["seq"] + 1
-            self._state = {"seq": seq, "kind": kind, "window": self.window_name, "at": time.time(), **fields}
+            now = time.time()
+            self._state = {"seq": seq, "kind": kind, "window": self.window_name, "at": now, **fields}
             if frame_ts is not None:
-                self._pending[seq] = (frame_ts, kind)
+                self._pending[seq] = (frame_ts, now, kind)
                 if len(self._pending) > 1000:
                     self._pending.pop(min(self._pending))
             self._cond.notify_all()
@@ -49,9 +52,10 @@ class KioskState:
         with self._cond:
             item = self._pending.pop(seq, None)
         if item is not None:
-            frame_ts, kind = item
+            frame_ts, shown_at, kind = item
             # Both clocks are the same machine's wall clock (the page sends Date.now()).
             self.latencies.append((kind, max(0.0, painted_at - frame_ts)))
+            self.stages.append((kind, shown_at - frame_ts, max(0.0, painted_at - shown_at)))
 
 
 class _Handler(BaseHTTPRequestHandler):

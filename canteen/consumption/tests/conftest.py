@@ -3,9 +3,10 @@ wallets, a registered terminal, and students enrolled with real faces."""
 
 from __future__ import annotations
 
+import time as clock
 import uuid
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 
 import pytest
 from django.utils import timezone
@@ -21,12 +22,26 @@ class Canteen:
     price_fen: int
 
 
+def wait_clear_of_local_midnight(margin: float = 90.0) -> None:
+    """In the last `margin` seconds of the local day, wait for the next one. A test that set up
+    today's lunch and then crossed midnight would find a day without a menu, or a terminal
+    between sessions, and fail for the clock's reason, not the code's. The tests that serve
+    meals take seconds; 90 s is ample."""
+    now = timezone.localtime()
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo).timestamp() + 86_400
+    left = midnight - now.timestamp()
+    if left < margin:
+        clock.sleep(left + 1)
+
+
 def serve_all_day(campus, day=None) -> dict:
     """Lunch from 00:00 to 23:59:59 on `day` (today) with meals' own factories and services."""
     from canteen.meals import services as meals_services
     from canteen.meals.choices import SessionKind
     from canteen.meals.tests.factories import make_meal_setup
 
+    if day is None:
+        wait_clear_of_local_midnight()
     day = day or timezone.localdate()
     setup = make_meal_setup(campus, kinds=())
     session = meals_services.meal_session_set(

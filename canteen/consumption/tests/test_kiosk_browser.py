@@ -80,8 +80,9 @@ def test_a_recognized_student_appears_on_the_kiosk(world, canteen, registered_te
         assert "花生" in allergy
         assert "不吃辣" in allergy
         assert "取餐成功" in page.inner_text("[data-testid=kiosk-status]")
-        # The success sound was played through WebAudio (the page counts its beeps).
-        assert int(page.get_attribute("body", "data-beep") or 0) >= 1
+        # The success sound was played through WebAudio (the page counts its beeps), right
+        # after the result was painted.
+        page.wait_for_function("Number(document.body.dataset.beep || 0) >= 1", timeout=5_000)
         record = MealRecord.objects.get()
         assert record.student_id == student.pk
         assert record.method == "face"

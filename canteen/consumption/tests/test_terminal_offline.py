@@ -79,8 +79,10 @@ def test_offline_limits_refuse_a_second_meal_and_an_unknown_face(
     fund(students[0], "30.00")
     data_dir = tmp_path / "terminal"
     run_terminal(live_server.url, token, data_dir, "--sync-only")
-    # The same student comes back (after the cooldown), and a stranger (not enrolled) tries.
-    frames = write_frames(tmp_path / "frames", ["group1", "astronaut", "group1"])
+    # The same student comes back (after the cooldown), and a stranger (not enrolled) tries. The
+    # stranger stands at the window: in these frames the astronaut's face is ~70 px, someone far
+    # back in the queue, whom the terminal does not look for (faces of 100 px or more).
+    frames = write_frames(tmp_path / "frames", ["group1", "group4", "group1"])
     out = run_terminal(UNREACHABLE, token, data_dir, "--source", str(frames), "--once", "--no-kiosk", "--cooldown", "0")
     assert out.splitlines().count("frame: offline_served") == 1, out
     assert "frame: unknown" in out

@@ -36,6 +36,32 @@ def test_in_a_window_frame_the_nearest_face_is_identified(engine, portraits, enr
     assert gallery.identify(results[0][1]).student_id == "group3"
 
 
+def _overlap(a, b) -> float:
+    """Intersection over union of two face boxes."""
+    w = max(0, min(a.right, b.right) - max(a.left, b.left))
+    h = max(0, min(a.bottom, b.bottom) - max(a.top, b.top))
+    return w * h / (a.width * a.height + b.width * b.height - w * h)
+
+
+def test_the_window_scan_finds_the_student_and_skips_the_queue_behind(engine, portraits, enrolled):
+    """The terminal looks only for faces of 100 px or more (a smaller, cheaper pyramid): the
+    child at the window is found where the full scan finds them, and identified the same; a
+    face half that size, someone further back, is not looked for."""
+    gallery = Gallery.from_templates(*enrolled)
+    for seed, name in enumerate(["group3", "tom", "astronaut"]):
+        frame = faces.window_frame(portraits[name], face_width=130, seed=seed)
+        [full] = engine.detect(frame)
+        [scaled] = engine.detect(frame, min_face_px=100)
+        # The same face, in the frame's own coordinates (HOG's boxes step with its pyramid levels,
+        # so the two boxes overlap rather than coincide; the landmarks then align the face).
+        assert _overlap(full, scaled) >= 0.6, (full, scaled)
+        match = gallery.identify(engine.embed(frame, scaled))
+        assert (match.student_id, match.decision) == (name, "accept"), match
+    far = faces.window_frame(portraits["group3"], face_width=50)
+    assert engine.detect(far, upsample=1), "the full scan with upsampling sees the small face"
+    assert engine.detect(far, min_face_px=100) == []
+
+
 @pytest.mark.parametrize("stranger", ["astronaut", "tom", "group1", "group4"])
 def test_a_face_not_in_the_gallery_is_rejected(engine, portraits, enrolled, stranger):
     ids, matrix = enrolled

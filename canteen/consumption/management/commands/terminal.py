@@ -53,6 +53,13 @@ class Command(BaseCommand):
         parser.add_argument("--cooldown", type=float, default=8.0, help="seconds before the same face counts again")
         parser.add_argument("--timeout", type=float, default=3.0, help="HTTP timeout in seconds")
         parser.add_argument(
+            "--min-face-px",
+            type=int,
+            default=100,
+            help="smallest face width to look for (px); 80 or less scans the whole pyramid, "
+            "which finds the queue behind too and costs more per frame",
+        )
+        parser.add_argument(
             "--stats-file", default="", help="write identify/checkout/frame-to-screen times here (JSON)"
         )
         parser.add_argument("--linger", type=float, default=0.0, help="keep the kiosk up this long after --once")
@@ -78,6 +85,7 @@ class Command(BaseCommand):
             engine=engine,
             cooldown=opts["cooldown"],
             sync_pause=opts["sync_pause"],
+            min_face_px=opts["min_face_px"],
         )
         # SIGTERM (systemd stop) ends the loop cleanly; SIGKILL needs nothing: the queue is durable.
         signal.signal(signal.SIGTERM, lambda *_: agent.stop())

@@ -98,6 +98,7 @@ def main() -> None:
 
     detect_t, full_t, embed_t, identify_t, total_t = [], [], [], [], []
     found = correct = 0
+    missed: dict[str, int] = {}
     for name, frame in frames:
         # The whole pyramid, for comparison; the terminal looks only for faces of 100 px or more.
         t0 = time.perf_counter()
@@ -109,6 +110,7 @@ def main() -> None:
         detect_t.append(t1 - t0)
         if not boxes:
             total_t.append(t1 - t0)
+            missed[name] = missed.get(name, 0) + 1
             continue
         embedding = engine.embed(frame, boxes[0])
         t2 = time.perf_counter()
@@ -128,6 +130,8 @@ def main() -> None:
         ident.append(time.perf_counter() - t0)
 
     print(f"\n640×480 frames: {frames_n}, face found in {found}, identified correctly (accept) in {correct}")
+    if missed:
+        print(f"  no face found (by person): {missed}")
     print(f"  detect, whole pyramid   {ms(full_t)}   (reference)")
     print(f"  detect, faces ≥ 100 px  {ms(detect_t)}   (the terminal's window scan)")
     print(f"  landmarks + embedding   {ms(embed_t)}")

@@ -207,8 +207,8 @@ class TerminalAgent:
         if self.engine is None or self.gallery is None:
             return None
         t0 = time.perf_counter()
-        # Only the largest face is the student at the window; the queue behind is not embedded
-        # (77 ms per face on this CPU: embedding every face would multiply the wait).
+        # Only the largest face is the student at the window; the queue behind is neither looked
+        # for (faces under min_face_px) nor embedded (15–20 ms per face: it would add to the wait).
         boxes = self.engine.detect(frame, min_face_px=self.min_face_px)
         if not boxes:
             # No face: perhaps a QR card held up to the same camera (the alternative to the

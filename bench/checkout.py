@@ -310,10 +310,10 @@ def _children(ppid: int) -> list[int]:
     return kids
 
 
-def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> float:
-    """CPU seconds of the gunicorn workers and of the PostgreSQL backends serving them (those
-    connected to the bench database, other than this process's own): what one checkout costs
-    the machine, whatever else is running on it."""
+def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> tuple[float, float]:
+    """CPU seconds (application, database): the gunicorn workers and the worker process, and the
+    PostgreSQL backends serving them (those connected to the bench database, other than this
+    process's own): what one checkout costs the machine, whatever else is running on it."""
     from django.db import connection
 
     own = connection.cursor().connection.info.backend_pid
@@ -324,7 +324,32 @@ def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> float:
         if f" {DB_NAME} " in f" {row} " and row.split(None, 1)[0].isdigit() and int(row.split(None, 1)[0]) != own
     ]
     extra = [worker_pid] if worker_pid else []
-    return sum(_cpu_seconds(p) for p in [*_children(gunicorn_pid), *extra, *backends])
+    app = sum(_cpu_seconds(p) for p in [*_children(gunicorn_pid), *extra])
+    return app, sum(_cpu_seconds(p) for p in backends)
+
+
+def _cpu_since(before: tuple[float, float], gunicorn_pid: int, worker_pid: int) -> tuple[float, float]:
+    app, db = _server_cpu(gunicorn_pid, worker_pid)
+    return app - before[0], db - before[1]
+
+
+def bench_floor_wrk(port: int, connections: int, seconds: int = 5) -> dict:
+    """The floor under any API call on this stack: GET /healthz (Django, one `SELECT 1`) through
+    the same gunicorn, driven by wrk with as many connections as there are terminals."""
+    import re
+    import shutil
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return {}
+    out = subprocess.run(
+        [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", f"http://127.0.0.1:{port}/healthz"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"rate": rate, "requests": int(re.search(r"(\d+) requests in", out).group(1))}
 
 
 def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
@@ -639,7 +664,7 @@ def main() -> None:
         bench_api_wrk(args.port, data["tokens"], warm, 2)
         cpu_before = _server_cpu(gunicorn.pid, worker.pid)
         load = bench_api_wrk(args.port, data["tokens"], by_wrk, args.seconds) if by_wrk else None
-        cpu_used = _server_cpu(gunicorn.pid, worker.pid) - cpu_before
+        app_s, db_s = _cpu_since(cpu_before, gunicorn.pid, worker.pid)
         if load:
             print(f"\n## 2. Checkout API on PostgreSQL ({server}, {args.terminals} terminals driven by wrk)")
             print(
@@ -651,18 +676,26 @@ def main() -> None:
                 f"statuses {load['statuses']}"
             )
             print_waits(load["waits"])
-            per = cpu_used / max(1, load["ok"]) * 1000
+            per_app, per_db = app_s / max(1, load["ok"]) * 1000, db_s / max(1, load["ok"]) * 1000
+            per = per_app + per_db
             print(
-                f"server CPU per checkout (gunicorn workers, the worker's fold job, their PostgreSQL backends) {per:.2f} ms "
-                f"→ at most {2000 / per:.0f} checkouts/s on 2 idle cores"
+                f"server CPU per checkout {per:.2f} ms: gunicorn workers and the worker {per_app:.2f} ms, "
+                f"their PostgreSQL backends {per_db:.2f} ms → at most {2000 / per:.0f} checkouts/s on 2 idle cores"
+            )
+            cpu_before = _server_cpu(gunicorn.pid, worker.pid)
+            floor = bench_floor_wrk(args.port, args.terminals)
+            f_app, f_db = _cpu_since(cpu_before, gunicorn.pid, worker.pid)
+            n = max(1, floor["requests"])
+            print(
+                f"reference, GET /healthz (Django + one SELECT 1), same server and connections: {floor['rate']:,.0f} "
+                f"requests/s, {f_app / n * 1000:.2f} + {f_db / n * 1000:.2f} ms CPU each: the floor under any call"
             )
         elif by_wrk:
             print("\n## 2. wrk not installed (apt-get install wrk): the wrk figures are skipped")
         cpu_before = _server_cpu(gunicorn.pid, worker.pid)
         api = bench_api(args.port, data["tokens"], by_python) if by_python else None
-        cpu_used = _server_cpu(gunicorn.pid, worker.pid) - cpu_before
         if api:
-            print_python_client(api, server, args.terminals, cpu_used)
+            print_python_client(api, server, args.terminals, sum(_cpu_since(cpu_before, gunicorn.pid, worker.pid)))
 
         if not args.api_only:
             e2e = bench_e2e(args.port, data["tokens"][0], data["faced"], rounds, data["manager"])

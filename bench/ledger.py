@@ -4,8 +4,10 @@
     .venv/bin/python bench/ledger.py [--small] [--clients 8] [--seconds 15] [--python-path]
 
 1. pgbench: a scratch database (bench_ledger_pgbench), `pgbench -i`, then `-b simple-update`
-   with the same number of clients: the reference TPS for this machine, now; and with one
-   client: the serial commit ceiling (one transaction at a time, each waiting for its flush).
+   with the same number of clients: the reference TPS for this machine, now; with one client:
+   the serial commit ceiling (one transaction at a time, each waiting for its flush); and the
+   same transaction with every client on ONE account row: PostgreSQL's own single-row ceiling,
+   the like-for-like reference for charges on one wallet.
 2. The ledger: a scratch database (bench_ledger) migrated by Django; N worker processes call
    canteen.ledger.services.meal_charge, the production code path (on PostgreSQL one call of
    the ledger_meal_charge function: idempotent posting, two entries, outbox event, guarded
@@ -135,6 +137,27 @@ def setup_django_db() -> tuple[list, object]:
     return students, campus
 
 
+# pgbench's own simple-update transaction, every client on the same account row (aid 1): what
+# PostgreSQL itself does when all writers share one row, the like-for-like reference for charges
+# on one wallet (the builtin spreads its updates over 100,000 rows per scale unit).
+ONE_ROW_SIMPLE_UPDATE = """\\set delta random(-5000, 5000)
+BEGIN;
+UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = 1;
+SELECT abalance FROM pgbench_accounts WHERE aid = 1;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, :delta, CURRENT_TIMESTAMP);
+END;
+"""
+
+
+def run_pgbench_one_row(clients: int, seconds: int) -> float:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(ONE_ROW_SIMPLE_UPDATE)
+        script.flush()
+        return run_pgbench(clients, seconds, initialise=False, script=["-f", script.name])
+
+
 # One meal charge of 0.01 on one wallet, with a fresh key; pgbench fills in the -D variables.
 FUNCTION_CALL = (
     "SELECT * FROM ledger_meal_charge(gen_random_uuid(), 'pgbench-' || :client_id || '-' || random()::text,"
@@ -245,6 +268,8 @@ def main() -> None:
         # for anything serialized on one row, such as all charges on a single wallet.
         tps_serial = run_pgbench(1, seconds, initialise=False)
         print(f"pgbench simple-update TPS, 1 client (serial commit ceiling): {tps_serial:,.0f}")
+        tps_one_row = run_pgbench_one_row(args.clients, seconds)
+        print(f"pgbench simple-update on ONE row, {args.clients} clients (single-row ceiling) TPS: {tps_one_row:,.0f}")
         students, campus = setup_django_db()
         from django.conf import settings
 
@@ -289,6 +314,10 @@ def main() -> None:
         )
         print(f"pgbench simple-update, 1 client: {tps_serial:,.0f} TPS")
         print(f"single-wallet / pgbench 1 client: best {best_single / tps_serial:.0%}")
+        print(
+            f"single-wallet / pgbench on one row, {args.clients} clients: best {best_single / tps_one_row:.0%}; "
+            f"pgbench on one row / pgbench: {tps_one_row / reference:.0%}"
+        )
         from canteen.ledger.services import balances_rebuild
 
         print(f"balance differences after the run: {len(balances_rebuild())}")

@@ -310,8 +310,8 @@ def _children(ppid: int) -> list[int]:
     return kids
 
 
-def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> tuple[float, float]:
-    """CPU seconds (application, database): the gunicorn workers and the worker process, and the
+def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> tuple[float, float, float]:
+    """CPU seconds (web, worker, database): the gunicorn workers, the worker process, and the
     PostgreSQL backends serving them (those connected to the bench database, other than this
     process's own): what one checkout costs the machine, whatever else is running on it."""
     from django.db import connection
@@ -323,14 +323,14 @@ def _server_cpu(gunicorn_pid: int, worker_pid: int | None = None) -> tuple[float
         for row in out.splitlines()[1:]
         if f" {DB_NAME} " in f" {row} " and row.split(None, 1)[0].isdigit() and int(row.split(None, 1)[0]) != own
     ]
-    extra = [worker_pid] if worker_pid else []
-    app = sum(_cpu_seconds(p) for p in [*_children(gunicorn_pid), *extra])
-    return app, sum(_cpu_seconds(p) for p in backends)
+    web = sum(_cpu_seconds(p) for p in _children(gunicorn_pid))
+    worker = _cpu_seconds(worker_pid) if worker_pid else 0.0
+    return web, worker, sum(_cpu_seconds(p) for p in backends)
 
 
-def _cpu_since(before: tuple[float, float], gunicorn_pid: int, worker_pid: int) -> tuple[float, float]:
-    app, db = _server_cpu(gunicorn_pid, worker_pid)
-    return app - before[0], db - before[1]
+def _cpu_since(before: tuple[float, float, float], gunicorn_pid: int, worker_pid: int) -> tuple[float, float, float]:
+    now = _server_cpu(gunicorn_pid, worker_pid)
+    return now[0] - before[0], now[1] - before[1], now[2] - before[2]
 
 
 def bench_floor_wrk(port: int, connections: int, seconds: int = 5) -> dict:
@@ -664,7 +664,7 @@ def main() -> None:
         bench_api_wrk(args.port, data["tokens"], warm, 2)
         cpu_before = _server_cpu(gunicorn.pid, worker.pid)
         load = bench_api_wrk(args.port, data["tokens"], by_wrk, args.seconds) if by_wrk else None
-        app_s, db_s = _cpu_since(cpu_before, gunicorn.pid, worker.pid)
+        web_s, worker_s, db_s = _cpu_since(cpu_before, gunicorn.pid, worker.pid)
         if load:
             print(f"\n## 2. Checkout API on PostgreSQL ({server}, {args.terminals} terminals driven by wrk)")
             print(
@@ -676,19 +676,21 @@ def main() -> None:
                 f"statuses {load['statuses']}"
             )
             print_waits(load["waits"])
-            per_app, per_db = app_s / max(1, load["ok"]) * 1000, db_s / max(1, load["ok"]) * 1000
-            per = per_app + per_db
+            per_web, per_worker, per_db = (x / max(1, load["ok"]) * 1000 for x in (web_s, worker_s, db_s))
+            per = per_web + per_worker + per_db
             print(
-                f"server CPU per checkout {per:.2f} ms: gunicorn workers and the worker {per_app:.2f} ms, "
-                f"their PostgreSQL backends {per_db:.2f} ms → at most {2000 / per:.0f} checkouts/s on 2 idle cores"
+                f"server CPU per checkout {per:.2f} ms: gunicorn workers {per_web:.2f} ms, the worker "
+                f"{per_worker:.2f} ms, their PostgreSQL backends {per_db:.2f} ms → at most {2000 / per:.0f} "
+                "checkouts/s on 2 idle cores"
             )
             cpu_before = _server_cpu(gunicorn.pid, worker.pid)
             floor = bench_floor_wrk(args.port, args.terminals)
-            f_app, f_db = _cpu_since(cpu_before, gunicorn.pid, worker.pid)
+            f_web, f_worker, f_db = _cpu_since(cpu_before, gunicorn.pid, worker.pid)
             n = max(1, floor["requests"])
             print(
                 f"reference, GET /healthz (Django + one SELECT 1), same server and connections: {floor['rate']:,.0f} "
-                f"requests/s, {f_app / n * 1000:.2f} + {f_db / n * 1000:.2f} ms CPU each: the floor under any call"
+                f"requests/s, {f_web / n * 1000:.2f} ms (gunicorn) + {f_db / n * 1000:.2f} ms (PostgreSQL) CPU each: "
+                "the floor under any call"
             )
         elif by_wrk:
             print("\n## 2. wrk not installed (apt-get install wrk): the wrk figures are skipped")

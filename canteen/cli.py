@@ -43,6 +43,11 @@ def _has_command(name: str) -> bool:
 def _web_argv(extra: list[str]) -> list[str]:
     bind = os.environ.get("CANTEEN_BIND", "127.0.0.1:8000")
     workers = os.environ.get("CANTEEN_WEB_WORKERS", "2")
+    # Window terminals post a checkout every few seconds on one kept-alive connection. Gunicorn's
+    # default of 2 s closed it between students: after a 3 s pause every request found its
+    # connection closed and opened a new one (a TLS handshake too, behind HTTPS). An idle
+    # connection costs a gthread worker no thread, only a socket.
+    keep_alive = os.environ.get("CANTEEN_WEB_KEEPALIVE", "30")
     return [
         sys.executable,
         "-m",
@@ -54,6 +59,8 @@ def _web_argv(extra: list[str]) -> list[str]:
         workers,
         "--threads",
         "4",
+        "--keep-alive",
+        keep_alive,
         "--access-logfile",
         "-",
         *extra,

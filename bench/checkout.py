@@ -573,11 +573,11 @@ def bench_e2e(port: int, token: str, faced: dict, rounds: int, manager) -> dict:
         time.sleep(0.5)
         for r in range(rounds):
             name, frame = frames[r % len(frames)]
-            before = len(state.latencies)
+            before = len(state.stages)
             shown = agent.handle_frame(time.time(), frame)
             outcomes[shown or "none"] = outcomes.get(shown or "none", 0) + 1
             deadline = time.monotonic() + 5
-            while len(state.latencies) < before + 2 and time.monotonic() < deadline:
+            while len(state.stages) < before + 2 and time.monotonic() < deadline:
                 time.sleep(0.005)
             if shown == "served":
                 record = MealRecord.objects.filter(student=faced[name], status="served").first()

@@ -23,8 +23,8 @@ class KioskState:
         self.window_name = ""
         # seq → (frame captured at, shown at, kind): matched with the page's acks.
         self._pending: dict[int, tuple[float, float, str]] = {}
-        self.latencies: deque[tuple[str, float]] = deque(maxlen=10_000)
-        # (kind, frame → show() called, show() → painted): where the time goes, agent or page.
+        # Per painted change: (kind, frame → show() called, show() → painted), the agent's share
+        # and the page's; their sum is the frame-to-screen time.
         self.stages: deque[tuple[str, float, float]] = deque(maxlen=10_000)
 
     def show(self, kind: str, *, frame_ts: float | None = None, **fields: Any) -> int:
@@ -54,7 +54,6 @@ class KioskState:
         if item is not None:
             frame_ts, shown_at, kind = item
             # Both clocks are the same machine's wall clock (the page sends Date.now()).
-            self.latencies.append((kind, max(0.0, painted_at - frame_ts)))
             self.stages.append((kind, shown_at - frame_ts, max(0.0, painted_at - shown_at)))
 
 

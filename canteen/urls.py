@@ -22,12 +22,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
-# Each domain owns its pages (prefixed with its own name inside its urls.py) and its API.
-for domain in DOMAINS:
-    urlpatterns += [
-        path("", include(f"canteen.{domain}.urls")),
-        path(f"api/v1/{domain}/", include(f"canteen.{domain}.api.urls")),
-    ]
+# Each domain owns its pages (prefixed with its own name inside its urls.py) and its API. The
+# APIs sit under one prefix ahead of the pages: a terminal's checkout is matched after a few
+# prefix checks instead of after every page pattern of the domains before it.
+urlpatterns += [path("api/v1/", include([path(f"{d}/", include(f"canteen.{d}.api.urls")) for d in DOMAINS]))]
+urlpatterns += [path("", include(f"canteen.{d}.urls")) for d in DOMAINS]
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

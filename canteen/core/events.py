@@ -51,6 +51,22 @@ def subscribers_of(topic: str) -> list[Callable[[Event], None]]:
     return list(_subscribers.get(topic, []))
 
 
+def prepare_subscribers(topic: str, payload: dict[str, Any], occurred_at: Any) -> list[Any] | None:
+    """What the in-process subscribers of `topic` would write for an event with this payload,
+    computed before the event is stored, for a write path that stores the event and those rows in
+    one database call (consumption's checkout). None when a subscriber cannot say in advance
+    (it has no `prepare`): the caller must then `publish`. The rows are supervision's rollup
+    deltas, the only subscribers with a `prepare` (supervision.handlers.once)."""
+    rows: list[Any] = []
+    event = Event(id=0, topic=topic, payload=payload, occurred_at=occurred_at)
+    for handler in subscribers_of(topic):
+        prepare = getattr(handler, "prepare", None)
+        if prepare is None:
+            return None
+        rows.extend(prepare(event))
+    return rows
+
+
 def publish(topic: str, payload: dict[str, Any]) -> Event:
     """Record and dispatch an event; call inside the transaction that made the change."""
     if not transaction.get_connection().in_atomic_block:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from PIL import Image
 
 from canteen.core.audit import audit_record
+from canteen.core.db import model_from_row
 from canteen.core.errors import ValidationFailed
 from canteen.core.events import publish
 from canteen.org.choices import StudentStatus
@@ -387,19 +388,19 @@ def _credential_sql(vendor: str) -> str:
 def _student_of_credential(credential_id: Any) -> Student | None:
     """The card's student with their class (for the window's screen) and the card's revocation
     time, in one statement of fixed text: every QR checkout asks it, and building the
-    three-table join through the ORM cost more than the database spends on it."""
+    three-table join through the ORM (or a raw queryset) cost more than the database spends on
+    it."""
     pk = QrCredential._meta.pk.get_db_prep_value(credential_id, connection)
-    student = next(iter(Student.objects.raw(_credential_sql(connection.vendor), [pk])), None)
-    if student is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_credential_sql(connection.vendor), [pk])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    names = [f.attname for f in SchoolClass._meta.concrete_fields]
-    values = [getattr(student, "class_" + f.column) for f in SchoolClass._meta.concrete_fields]
-    klass = SchoolClass.from_db(
-        connection.alias,
-        names,
-        [f.to_python(v) for f, v in zip(SchoolClass._meta.concrete_fields, values, strict=True)],
-    )
+    n = len(Student._meta.concrete_fields)
+    student = model_from_row(Student, row[:n])
+    klass = model_from_row(SchoolClass, row[n:-1])
     Student.school_class.field.set_cached_value(student, klass)
+    student.credential_revoked_at = row[-1]
     return student
 
 

@@ -40,14 +40,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from canteen.core.audit import audit_record
-from canteen.core.db import client_cursor
+from canteen.core.db import client_cursor, fetch_one
 from canteen.core.errors import DomainError
 from canteen.core.events import Event, publish, subscribers_of
 from canteen.core.money import Money
@@ -602,26 +601,6 @@ def _db_functions() -> bool:
     return connection.vendor == "postgresql" and getattr(settings, "CANTEEN_LEDGER_DB_FUNCTIONS", True)
 
 
-def _fetch_one(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Run one statement and return its row. On the hot path the driver's own cursor binds the
-    parameters server-side: 50-100 µs less client CPU per call than Django's cursor (client-side
-    binding and its wrapper; docs/benchmarks.md). Django's cursor is used whenever something
-    watches queries (DEBUG, CaptureQueriesContext, execute_wrapper instrumentation), so they
-    still see this one."""
-    if connection.queries_logged or connection.execute_wrappers:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    # What Django's cursor() and execute() check first.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
 def _debit_refused(
     outcome: str, on: date, fen: int, wallet: AccountRef, balance: Any, floor: Any, limit: Any, spent: Any, closed: Any
 ) -> DomainError:
@@ -746,7 +725,7 @@ def _meal_charge_in_db(
     def in_one_call() -> Posting:
         """The function also debits the wallet (and on refusal takes its rows back, so a caller's
         transaction stays usable); subscribers run afterwards, in the same transaction."""
-        outcome, pid, balance, alert, event_id, low_event_id, floor, limit, spent, closed = _fetch_one(
+        outcome, pid, balance, alert, event_id, low_event_id, floor, limit, spent, closed = fetch_one(
             _MEAL_CHARGE_SQL, (*params, True)
         )
         if outcome == "replay":
@@ -762,14 +741,14 @@ def _meal_charge_in_db(
         """Our own transaction with subscribers: rows, subscribers, then the wallet, as _post
         orders them, so the wallet row is not locked while the subscribers work. A refusal
         raises and rolls the transaction back, subscribers' work included."""
-        row = _fetch_one(_MEAL_CHARGE_SQL, (*params, False))
+        row = fetch_one(_MEAL_CHARGE_SQL, (*params, False))
         outcome, pid, event_id = row[0], row[1], row[4]
         if outcome == "replay":
             return replay(pid)
         if outcome != "inserted":
             raise AssertionError(f"ledger_meal_charge returned {outcome!r}")
         notify_charged(event_id)
-        outcome, balance, alert, low_event_id, floor, limit, spent, closed = _fetch_one(
+        outcome, balance, alert, low_event_id, floor, limit, spent, closed = fetch_one(
             _WALLET_DEBIT_SQL, (wallet.id, scope.campus_id, on, fen, spend, student.pk, posting_id, now)
         )
         if outcome != "charged":
@@ -794,6 +773,90 @@ def _meal_charge_in_db(
                 raise
             _retry_pause(attempt, exc)
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class MealChargeCall:
+    """A meal charge made inside another domain's single database call (consumption's
+    `consumption_checkout` calls `ledger_meal_charge` itself): the arguments, the event the
+    charge publishes, and how to read its outcome as the Python path would report it."""
+
+    posting_id: uuid.UUID
+    key: str
+    on: date
+    fen: int
+    memo: str
+    user_id: int | None
+    label: str
+    student: Student
+    scope: Scope
+    wallet_id: uuid.UUID | None  # None: not cached in this process; the call looks it up by code
+    wallet_code: str
+    revenue_id: uuid.UUID
+    now: Any
+
+    def event_payload(self) -> dict[str, Any]:
+        """`ledger.meal_charged`'s payload, as ledger_meal_charge writes it."""
+        return {
+            "posting_id": str(self.posting_id),
+            "campus_id": str(self.scope.campus_id),
+            "school_id": str(self.scope.school_id),
+            "district_id": str(self.scope.district_id),
+            "amount_fen": self.fen,
+            "on": self.on.isoformat(),
+            "student_id": str(self.student.pk),
+        }
+
+    def refusal(self, outcome: str, balance: Any, floor: Any, limit: Any, spent: Any, closed: Any) -> DomainError:
+        wallet = AccountRef(self.wallet_id or uuid.UUID(int=0), AccountKind.WALLET, self.wallet_code)
+        return _debit_refused(outcome, self.on, self.fen, wallet, balance, floor, limit, spent, closed)
+
+    def charged(self, wallet_id: uuid.UUID) -> None:
+        """The call charged: remember the wallet, as wallet_ref would have."""
+        if self.wallet_id is None and wallet_id is not None:
+            _remember(AccountRef(wallet_id, AccountKind.WALLET, self.wallet_code))
+
+
+def meal_charge_call(
+    *,
+    student: Student,
+    amount: Money,
+    idempotency_key: str,
+    campus: Campus | uuid.UUID,
+    actor: Any,
+    memo: str,
+    meal_ref: str,
+) -> MealChargeCall | None:
+    """The pieces of `meal_charge` for a charge of today made inside another domain's database
+    call, or None when only `meal_charge` itself will do: not PostgreSQL, the functions turned
+    off, an old revenue account with a cached balance, or in-process subscribers of the
+    low-balance event (the call cannot run them)."""
+    if not _db_functions() or subscribers_of("ledger.low_balance"):
+        return None
+    fen = _positive(amount)
+    _check_key(idempotency_key)
+    scope = campus_scope(campus)
+    revenue = house_ref(AccountKind.REVENUE, scope.campus_id)
+    if revenue.tracked:  # an old database may still cache the revenue balance (see meal_charge)
+        return None
+    code = f"wallet:{student.pk}"  # wallet_ref's code
+    cached = _accounts.get(code)
+    user = actor if getattr(actor, "pk", None) else None
+    return MealChargeCall(
+        posting_id=uuid.uuid4(),
+        key=idempotency_key,
+        on=timezone.localdate(),
+        fen=fen,
+        memo=memo[:200],
+        user_id=user.pk if user is not None else None,
+        label=(getattr(actor, "username", None) or str(actor or "system"))[:150],
+        student=student,
+        scope=scope,
+        wallet_id=cached.id if cached is not None else None,
+        wallet_code=code,
+        revenue_id=revenue.id,
+        now=timezone.now(),
+    )
 
 
 def meal_charge_reverse(*, posting: Posting, actor: Any, reason: str, idempotency_key: str) -> Posting:

@@ -6,8 +6,11 @@ Environment variables (all optional for the demo):
 - CANTEEN_FACE_KEY: base64 key (32 bytes) for face templates at rest
 - CANTEEN_DATA_DIR: where uploads, recordings and the SQLite file live
 - CANTEEN_CONN_MAX_AGE (PostgreSQL, seconds, default 60); CANTEEN_DB_SERVER_BINDING (PostgreSQL,
-  default on: parameters bound on the server, repeated statements prepared)
+  default on: parameters bound on the server); CANTEEN_DB_PREPARE_THRESHOLD (PostgreSQL, default
+  5: a statement run that often on a connection is prepared; "off" never prepares)
 - CANTEEN_LEDGER_DB_FUNCTIONS (PostgreSQL, default on: meal charges as one ledger_meal_charge call)
+- CANTEEN_CHECKOUT_DB_FUNCTION (PostgreSQL, default on: a checkout as one consumption_checkout call;
+  it also needs CANTEEN_LEDGER_DB_FUNCTIONS)
 - CANTEEN_REDIS_URL: redis://host:6379/0 for a cache shared by all processes (production);
   unset, each process caches in its own memory
 """
@@ -21,6 +24,12 @@ from urllib.parse import unquote, urlparse
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = BASE_DIR.parent
 DATA_DIR = Path(os.environ.get("CANTEEN_DATA_DIR", PROJECT_DIR / "var"))
+
+
+def _prepare_threshold() -> int | None:
+    """psycopg prepares a statement after this many runs on a connection; "off" never."""
+    value = os.environ.get("CANTEEN_DB_PREPARE_THRESHOLD", "5").strip().lower()
+    return None if value in {"off", "none", ""} else int(value)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -66,10 +75,15 @@ def database_from_url(url: str) -> dict:
             "CONN_HEALTH_CHECKS": True,
             # Parameters go to the server apart from the SQL text, and psycopg prepares a
             # statement the fifth time a connection runs it: no quoting of every value in Python,
-            # no parsing and planning of the same checkout statements again and again (measured:
-            # a quarter of a checkout's CPU). A statement of several commands must then use a
-            # client-side cursor (canteen.core.db.client_cursor).
-            "OPTIONS": {"server_side_binding": env_bool("CANTEEN_DB_SERVER_BINDING", True)},
+            # no parsing and planning of the same checkout statements again and again. Django
+            # leaves psycopg's prepare_threshold off unless it is given here. A statement of
+            # several commands must use a client-side cursor (canteen.core.db.client_cursor).
+            # Behind a pooler in transaction mode, prepared statements need PgBouncer 1.21 or
+            # later with max_prepared_statements, or CANTEEN_DB_PREPARE_THRESHOLD=off.
+            "OPTIONS": {
+                "server_side_binding": env_bool("CANTEEN_DB_SERVER_BINDING", True),
+                "prepare_threshold": _prepare_threshold(),
+            },
             "TEST": {"NAME": os.environ.get("CANTEEN_TEST_DB_NAME") or None},
         }
     raise ValueError(f"Unsupported database URL scheme: {parsed.scheme!r}")
@@ -161,6 +175,7 @@ CACHES = cache_from_url(os.environ.get("CANTEEN_REDIS_URL", ""))
 
 # Meal charges as one call of the ledger_meal_charge function (PostgreSQL); off = the Python path.
 CANTEEN_LEDGER_DB_FUNCTIONS = env_bool("CANTEEN_LEDGER_DB_FUNCTIONS", True)
+CANTEEN_CHECKOUT_DB_FUNCTION = env_bool("CANTEEN_CHECKOUT_DB_FUNCTION", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "org.User"
 

@@ -92,6 +92,29 @@ def once(topic: str, *, deferred: bool = False) -> Callable[[Callable[[Event], N
                     raise
                 log.exception("supervision: handler for %s #%s failed", event.topic, event.id)
 
+        if deferred:
+
+            def prepare(event: Event) -> list[Any]:
+                """The rows this handler would append for `event`, computed before the event is
+                stored (its id is then a placeholder): a publisher that writes in one database
+                call stores them with `supervision_append_deltas` (migration 0005)."""
+                if not isinstance(event.payload, dict):
+                    return []
+                try:
+                    with rollups.collecting() as rows:
+                        handler(event)
+                except DatabaseError:
+                    raise
+                except Exception:
+                    if _strict():
+                        raise
+                    # As in `run`: the fact is still written; the rebuild repairs the rollup.
+                    log.exception("supervision: handler for %s failed", event.topic)
+                    return []
+                return rows
+
+            run.prepare = prepare  # type: ignore[attr-defined]
+
         subscribe(topic)(run)
         return run
 

@@ -252,6 +252,10 @@ def delta_add(
     if not counters and served_at is None:
         return
     row = RollupDelta(event_id=event_id, day=day, hour=hour, served_at=served_at, **keys.as_fields(), **counters)
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(row)
+        return
     topic = _claim_with_delta.get()
     if topic is None or connection.vendor != "postgresql":
         if topic is not None and not event_claim(event_id=event_id, topic=topic):
@@ -294,6 +298,21 @@ def claimed_with_delta(topic: str) -> Iterator[None]:
         yield
     finally:
         _claim_with_delta.reset(token)
+
+
+_collected: ContextVar[list[RollupDelta] | None] = ContextVar("supervision_collected", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[RollupDelta]]:
+    """Within: `delta_add` hands its row to the caller instead of writing it (a handler's rows
+    computed before its event is stored; see handlers.once, `prepare`)."""
+    rows: list[RollupDelta] = []
+    token = _collected.set(rows)
+    try:
+        yield rows
+    finally:
+        _collected.reset(token)
 
 
 def applied_directly_now() -> bool:

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from ..models import MealRecord, Method, Terminal
 
@@ -22,14 +27,39 @@ class CheckoutRequestSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        method = attrs["method"]
-        if method in {Method.FACE, Method.MANUAL} and not attrs.get("student_id"):
-            raise serializers.ValidationError({"student_id": "required for face and manual checkout"})
-        if method == Method.QR and not attrs.get("qr_token"):
-            raise serializers.ValidationError({"qr_token": "required for QR checkout"})
-        if method == Method.PIN and not (attrs.get("student_number") and attrs.get("pin")):
-            raise serializers.ValidationError({"pin": "student_number and pin are required"})
-        return attrs
+        return _credential_given(attrs)
+
+
+def _credential_given(attrs: dict) -> dict:
+    method = attrs["method"]
+    if method in {Method.FACE, Method.MANUAL} and not attrs.get("student_id"):
+        raise serializers.ValidationError({"student_id": "required for face and manual checkout"})
+    if method == Method.QR and not attrs.get("qr_token"):
+        raise serializers.ValidationError({"qr_token": "required for QR checkout"})
+    if method == Method.PIN and not (attrs.get("student_number") and attrs.get("pin")):
+        raise serializers.ValidationError({"pin": "student_number and pin are required"})
+    return attrs
+
+
+def checkout_request(data: Any) -> dict:
+    """The checkout body, validated as CheckoutRequestSerializer validates it. A well-formed
+    body is checked with the serializer's own declared fields, without building a serializer:
+    DRF deep-copies every field for each serializer instance, a tenth of a checkout's CPU. Any
+    body the quick check does not pass goes through the serializer, which words the errors."""
+    if isinstance(data, Mapping) and "method" in data:
+        attrs: dict[str, Any] = {}
+        try:
+            for name, field in CheckoutRequestSerializer._declared_fields.items():
+                if name in data:
+                    attrs[name] = field.run_validation(data[name])
+                elif field.default is not empty:
+                    attrs[name] = field.default
+            return _credential_given(attrs)
+        except (serializers.ValidationError, DjangoValidationError):
+            pass
+    serializer = CheckoutRequestSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class VoidRequestSerializer(serializers.Serializer):

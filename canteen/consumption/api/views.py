@@ -30,6 +30,7 @@ from .serializers import (
     MealRecordSerializer,
     TerminalSerializer,
     VoidRequestSerializer,
+    checkout_request,
     record_body,
     student_card,
 )
@@ -93,9 +94,7 @@ class CheckoutView(generics.ListAPIView):
         # and a key already used for another student is refused. A refusal (no balance, already
         # served) stores nothing, so a retry after a top-up is served.
         key = check_key(request.headers.get("Idempotency-Key"))
-        serializer = CheckoutRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = checkout_request(request.data)
         terminal = terminal_of(request)
         result = services.checkout_at_window(
             actor=request.user,

@@ -117,3 +117,15 @@ def enrol_face(student, jpeg: bytes) -> None:
     guardian = guardian_user_of(student)
     identity_services.consent_give(student=student, actor=guardian)
     identity_services.face_enrol(student=student, actor=guardian, photos=[jpeg], source=TemplateSource.GUARDIAN_UPLOAD)
+
+
+@pytest.fixture(params=["one call", "python"])
+def checkout_path(request, settings):
+    """Run a scenario on both checkout paths: `consumption_checkout` in one database call
+    (PostgreSQL) and the Python path (SQLite, or CANTEEN_CHECKOUT_DB_FUNCTION=False)."""
+    from django.db import connection
+
+    if request.param == "one call" and connection.vendor != "postgresql":
+        pytest.skip("the checkout function exists on PostgreSQL only")
+    settings.CANTEEN_CHECKOUT_DB_FUNCTION = request.param == "one call"
+    return request.param

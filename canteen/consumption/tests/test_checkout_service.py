@@ -20,7 +20,7 @@ from canteen.ledger.models import Posting
 
 from .conftest import balance, fund
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("checkout_path")]
 
 
 def checkout(student, canteen, operator, key, **kw):

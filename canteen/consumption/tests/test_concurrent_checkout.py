@@ -17,7 +17,7 @@ from canteen.ledger.models import Posting
 
 from .conftest import balance, fund
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("checkout_path")]
 
 THREADS = 50
 

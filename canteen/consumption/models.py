@@ -73,14 +73,23 @@ class MealRecord(BaseModel):
     """One served meal. Keys and indexes lead with (campus, served_on) and carry district and
     school ids so that the table can be partitioned by district and date without joins."""
 
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="meal_records")
-    campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="+")
+    # Every checkout inserts one row, and each index is another insert in the same call: the
+    # foreign keys lean on the composite indexes in Meta (student, campus, terminal lead one
+    # each) instead of indexes of their own. A window with meals is never deleted (PROTECT);
+    # the check that says so scans, on the rare day a window is removed.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="meal_records", db_index=False)
+    campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="+", db_index=False)
     school_id = models.UUIDField()
     district_id = models.UUIDField()
-    window = models.ForeignKey(ServingWindow, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    terminal = models.ForeignKey(Terminal, null=True, blank=True, on_delete=models.PROTECT, related_name="meal_records")
+    window = models.ForeignKey(
+        ServingWindow, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    terminal = models.ForeignKey(
+        Terminal, null=True, blank=True, on_delete=models.PROTECT, related_name="meal_records", db_index=False
+    )
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     session_kind = models.CharField(max_length=16)
     session_id = models.CharField(max_length=64, blank=True)
@@ -98,7 +107,7 @@ class MealRecord(BaseModel):
     method = models.CharField(max_length=8, choices=Method.choices)
     match_distance = models.FloatField(null=True, blank=True)
     match_margin = models.FloatField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(max_length=128)  # unique: Meta.constraints
     posting_id = models.CharField(max_length=64, blank=True)
     charge_status = models.CharField(max_length=8, choices=ChargeStatus.choices, default=ChargeStatus.CHARGED)
     balance_after_fen = models.BigIntegerField(null=True, blank=True)
@@ -119,15 +128,19 @@ class MealRecord(BaseModel):
     class Meta:
         ordering = ["-served_at"]
         constraints = [
+            # Also the index of a student's meals by day (its leading columns).
             models.UniqueConstraint(
                 fields=["student", "served_on", "session_kind", "serving_no"], name="meal_record_one_serving_slot"
             ),
+            # A constraint rather than unique=True: no second, pattern-matching index beside it.
+            models.UniqueConstraint(fields=["idempotency_key"], name="meal_record_key_unique"),
         ]
         indexes = [
             models.Index(fields=["campus", "served_on"], name="meal_record_campus_day"),
             models.Index(fields=["district_id", "served_on"], name="meal_record_district_day"),
-            models.Index(fields=["student", "served_on"], name="meal_record_student_day"),
             models.Index(fields=["terminal", "served_on"], name="meal_record_terminal_day"),
+            # An operator's meals (and SET_NULL when a user is deleted); terminal checkouts have none.
+            models.Index(fields=["operator"], name="meal_record_operator", condition=models.Q(operator__isnull=False)),
         ]
 
     def __str__(self) -> str:

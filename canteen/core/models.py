@@ -43,13 +43,13 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_label = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=80, db_index=True)
+    action = models.CharField(max_length=80)
     target_type = models.CharField(max_length=80)
-    target_id = models.CharField(max_length=64, db_index=True)
+    target_id = models.CharField(max_length=64)
     target_label = models.CharField(max_length=200, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True)
     # Denormalized org scope so a district can read its own audit trail without joins.
     district_id = models.UUIDField(null=True, blank=True, db_index=True)
     school_id = models.UUIDField(null=True, blank=True, db_index=True)
@@ -60,7 +60,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id", "at"])]
+        # Plain indexes: db_index on a CharField adds a second, pattern-matching one (PostgreSQL)
+        # that no query here uses, on a table written by every hot path.
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "at"]),
+            models.Index(fields=["action"], name="audit_action"),
+            models.Index(fields=["target_id"], name="audit_target_id"),
+            models.Index(fields=["request_id"], name="audit_request_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_type}:{self.target_id}"
@@ -102,13 +109,17 @@ class OutboxEvent(models.Model):
     """A domain event, stored in the transaction that caused it (see core.events)."""
 
     id = models.BigAutoField(primary_key=True)
-    topic = models.CharField(max_length=80, db_index=True)
+    topic = models.CharField(max_length=80)
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
-    relayed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # For a relay to a broker; nothing sets it yet, so it has no index to keep up.
+    relayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        # A plain index: db_index on a CharField adds a second, pattern-matching one (PostgreSQL),
+        # and two or three events are written on every checkout.
+        indexes = [models.Index(fields=["topic"], name="outbox_topic")]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.topic}"

@@ -889,9 +889,10 @@ def _reverse(*, posting: Posting, actor: Any, reason: str, idempotency_key: str,
             ref = AccountRef(account.pk, account.kind, account.code, account.tracks_balance)
             # Taking money back out of an account (a wallet or payable) is guarded like any debit.
             guarded = -entry.amount_fen < 0 and account.floor_fen is not None
-            # A voided meal of today gives its amount back to today's spending limit.
+            # A voided meal of today gives its amount back to today's spending limit: the
+            # wallet's entry of the charge is negative, and so is this change to the spending.
             todays_meal = posting.kind == PostingKind.MEAL_CHARGE and posting.on == timezone.localdate()
-            spend = -entry.amount_fen if (todays_meal and account.kind == AccountKind.WALLET) else 0
+            spend = entry.amount_fen if (todays_meal and account.kind == AccountKind.WALLET) else 0
             legs.append(Leg(ref, -entry.amount_fen, guard=guarded, spend_fen=spend))
         reversal = _post(
             kind=kind,

@@ -47,15 +47,21 @@ DECLARE
     v_event_id bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(p_lock);
-    SELECT r.id INTO record_id FROM consumption_mealrecord r WHERE r.idempotency_key = p_record->>'idempotency_key';
-    IF FOUND THEN
+    -- This key's record, and the student's servings of the session, in one read.
+    SELECT (array_agg(r.id) FILTER (WHERE r.idempotency_key = p_record->>'idempotency_key'))[1],
+           count(*) FILTER (WHERE r.status = 'served' AND r.student_id = v_student AND r.served_on = v_on
+                            AND r.session_kind = v_kind),
+           coalesce(max(r.serving_no) FILTER (WHERE r.student_id = v_student AND r.served_on = v_on
+                                              AND r.session_kind = v_kind), 0)
+      INTO record_id, v_served, serving_no
+      FROM consumption_mealrecord r
+     WHERE r.idempotency_key = p_record->>'idempotency_key'
+        OR (r.student_id = v_student AND r.served_on = v_on AND r.session_kind = v_kind);
+    IF record_id IS NOT NULL THEN
         outcome := 'replay';
+        serving_no := NULL;
         RETURN;
     END IF;
-    SELECT count(*) FILTER (WHERE r.status = 'served'), coalesce(max(r.serving_no), 0)
-      INTO v_served, serving_no
-      FROM consumption_mealrecord r
-     WHERE r.student_id = v_student AND r.served_on = v_on AND r.session_kind = v_kind;
     IF v_served >= p_max_servings THEN
         SELECT r.served_at, w.name INTO first_served_at, first_window
           FROM consumption_mealrecord r LEFT JOIN org_servingwindow w ON w.id = r.window_id

@@ -196,6 +196,20 @@ def test_the_daily_limit_counts_todays_meals_only(world, ledger_path):
     assert (wallet.balance_fen, wallet.spent_today_fen) == (5000 - 1700, 1000)
 
 
+def test_a_voided_meal_gives_its_amount_back_to_todays_limit(world, ledger_path):
+    """The window voids a meal (the student did not take it): the guardian's daily limit must
+    let the student buy that meal again. Found by the property test: the reversal had added
+    the amount to today's spending a second time instead of taking it off."""
+    student = world.students[0]
+    _fund(student, 5000)
+    Account.objects.filter(code=f"wallet:{student.pk}").update(daily_limit_fen=600)
+    meal = _charge(student, 600, "lunch")
+    services.meal_charge_reverse(posting=meal, actor=None, reason="未取餐", idempotency_key="void-lunch")
+    assert (_wallet(student).balance_fen, _wallet(student).spent_today_fen) == (5000, 0)
+    assert _charge(student, 600, "lunch-again").amount_fen == 600
+    assert _wallet(student).spent_today_fen == 600
+
+
 def test_a_closed_period_refuses_and_an_offline_meal_moves_to_today(world, ledger_path):
     student = world.students[0]
     _fund(student, 5000)

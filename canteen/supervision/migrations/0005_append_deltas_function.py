@@ -14,21 +14,19 @@ CREATE = r"""
 CREATE OR REPLACE FUNCTION supervision_append_deltas(p_event_id bigint, p_topic text, p_rows jsonb, p_now timestamptz)
 RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
-    IF p_rows IS NULL OR jsonb_array_length(p_rows) = 0 THEN
-        RETURN;
-    END IF;
-    INSERT INTO supervision_processedevent (event_id, topic, processed_at)
-    VALUES (p_event_id, left(p_topic, 80), p_now) ON CONFLICT (event_id) DO NOTHING;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
+    -- One statement: the claim, and the rows only if the claim is new. (PL/pgSQL rather than
+    -- an SQL function: PostgreSQL 15 plans an SQL function's statements on every call.)
+    WITH claimed AS (
+        INSERT INTO supervision_processedevent (event_id, topic, processed_at)
+        SELECT p_event_id, left(p_topic, 80), p_now WHERE jsonb_array_length(p_rows) > 0
+        ON CONFLICT (event_id) DO NOTHING RETURNING event_id)
     INSERT INTO supervision_rollupdelta (event_id, day, campus_id, school_id, district_id, city_id, hour,
         served_at, meals_served, meals_voided, meals_breakfast, meals_lunch, meals_dinner, meal_revenue_fen,
         meal_charges_fen, topups_fen, topups_count)
-    SELECT p_event_id, r.day, r.campus_id, r.school_id, r.district_id, r.city_id, r.hour,
+    SELECT c.event_id, r.day, r.campus_id, r.school_id, r.district_id, r.city_id, r.hour,
         r.served_at, r.meals_served, r.meals_voided, r.meals_breakfast, r.meals_lunch, r.meals_dinner,
         r.meal_revenue_fen, r.meal_charges_fen, r.topups_fen, r.topups_count
-      FROM jsonb_populate_recordset(NULL::supervision_rollupdelta, p_rows) r;
+      FROM claimed c, jsonb_populate_recordset(NULL::supervision_rollupdelta, p_rows) r;
 END
 $fn$;
 """

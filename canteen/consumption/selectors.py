@@ -63,10 +63,8 @@ def terminals(*, actor: Any, campus_id: Any = None) -> QuerySet[Terminal]:
 def terminal_roster(*, terminal: Terminal) -> list[dict]:
     """What a terminal needs to show a student on its screen while offline: name, class and
     allergy/diet notes of every enrolled student of its campus. No faces, no balances."""
-    from canteen.meals.choices import Allergen
+    from canteen.meals.choices import ALLERGEN_SHORT as labels
 
-    # "花生 Peanuts" → "花生": the window screen is Chinese and short.
-    labels = {code: str(label).split(" ")[0] for code, label in Allergen.choices}
     students = (
         Student.objects.filter(campus_id=terminal.campus_id, status=StudentStatus.ENROLLED)
         .select_related("school_class")

@@ -5,6 +5,10 @@ update-or-insert decision, field-by-field compiler work. `insert_row` writes the
 (each field's own `pre_save` and `get_db_prep_save`, so defaults, `auto_now` and JSON encoding
 are honoured) with one prepared statement whose text is built once per model. It does not send
 signals: the project writes no logic in signals (services say what happens, in order).
+
+Beside it, for the paths that must cost few round trips: `row_json` (a row as JSON, for a
+PostgreSQL function that inserts it), `fetch_one` (one statement on the driver's own cursor),
+`model_from_row` (a model from a fixed-text query's row) and `client_cursor`.
 """
 
 from __future__ import annotations

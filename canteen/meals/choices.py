@@ -57,6 +57,9 @@ class Allergen(models.TextChoices):
     SULPHITE = "sulphite", "亚硫酸盐 Sulphites"
 
 
+# "花生 Peanuts" → "花生": the window's screen is Chinese and short.
+ALLERGEN_SHORT = {code: str(label).split(" ")[0] for code, label in Allergen.choices}
+
 ALLERGEN_ICON = {
     "gluten": "🌾",
     "crustacean": "🦐",

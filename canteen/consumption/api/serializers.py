@@ -76,9 +76,8 @@ class StudentCardSerializer(serializers.Serializer):
 
 
 def student_card(student) -> dict:
-    from canteen.meals.choices import Allergen
+    from canteen.meals.choices import ALLERGEN_SHORT as labels
 
-    labels = {code: str(label).split(" ")[0] for code, label in Allergen.choices}
     return {
         "id": str(student.pk),
         "name": student.name,

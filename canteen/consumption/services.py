@@ -511,7 +511,7 @@ def _checkout_in_one_call(
         amount=offer.price,
         idempotency_key=f"meal:{record.idempotency_key}",
         campus=record.campus,
-        actor=actor,
+        actor=actor if getattr(actor, "pk", None) else None,  # as the Python path charges
         memo=f"{offer.served_on} {offer.set_meal_name}",
         meal_ref=str(record.pk),
     )

@@ -31,9 +31,12 @@ PG_ONLY = pytest.mark.skipif(
 def _serve_a_window(canteen, terminal, operator, students) -> list:
     """A few minutes at one window: served, a retry, a second try, a poor student, an operator's
     checkout, a key reused for another student. Returns what each step answered."""
+    from canteen.consumption.api.auth import TerminalPrincipal
+
     s0, s1, s2 = students
+    device = TerminalPrincipal(terminal)  # who the API passes as the actor of a terminal's checkout
     steps = [
-        lambda: services.checkout_record(student=s0, method="qr", idempotency_key="a", actor=None, terminal=terminal),
+        lambda: services.checkout_record(student=s0, method="qr", idempotency_key="a", actor=device, terminal=terminal),
         lambda: services.checkout_record(student=s0, method="qr", idempotency_key="a", actor=None, terminal=terminal),
         lambda: services.checkout_record(student=s0, method="qr", idempotency_key="b", actor=None, terminal=terminal),
         lambda: services.checkout_record(student=s1, method="qr", idempotency_key="c", actor=None, terminal=terminal),

@@ -28,7 +28,10 @@ class Job:
     name: str
     every_seconds: float
     func: Callable[[], object]
-    last_run: float = 0.0
+    # None until it first runs: a fresh worker runs every job at once. (Starting from 0.0 made
+    # a job wait until the machine's monotonic clock, its uptime, passed the period: after a
+    # reboot, the daily partition job would not run for a day.)
+    last_run: float | None = None
 
 
 _jobs: dict[str, Job] = {}
@@ -61,7 +64,7 @@ def run_due(now: float | None = None) -> list[tuple[str, object]]:
     now = time.monotonic() if now is None else now
     results = []
     for job in discover().values():
-        if now - job.last_run < job.every_seconds:
+        if job.last_run is not None and now - job.last_run < job.every_seconds:
             continue
         job.last_run = now
         close_old_connections()

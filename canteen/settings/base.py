@@ -65,7 +65,8 @@ def database_from_url(url: str) -> dict:
         }
     if parsed.scheme in {"postgres", "postgresql"}:
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            # Django's backend with a health check that needs no round trip (core/postgresql).
+            "ENGINE": "canteen.core.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "canteen",
             "USER": unquote(parsed.username or "postgres"),
             "PASSWORD": unquote(parsed.password or ""),

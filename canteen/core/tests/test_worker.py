@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from canteen.core import worker
+
+# run_due closes stale database connections before each job, as the worker does between rounds.
+pytestmark = pytest.mark.django_db
 
 
 def _scheduled(monkeypatch, *periods: float) -> tuple[dict[str, worker.Job], list[str]]:

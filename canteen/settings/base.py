@@ -13,6 +13,8 @@ Environment variables (all optional for the demo):
   it also needs CANTEEN_LEDGER_DB_FUNCTIONS)
 - CANTEEN_REDIS_URL: redis://host:6379/0 for a cache shared by all processes (production);
   unset, each process caches in its own memory
+- CANTEEN_WEB_GC (the web process, read by canteen/wsgi.py): the garbage collector's thresholds,
+  default "20000,20,20" with what was loaded at start frozen; "off" keeps Python's own
 """
 
 from __future__ import annotations

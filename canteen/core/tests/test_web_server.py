@@ -51,3 +51,24 @@ def test_a_terminal_connection_survives_the_pause_between_students(tmp_path, mon
     finally:
         server.terminate()
         server.wait(20)
+
+
+def _gc_of_a_web_process(setting: str | None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "canteen.settings.local"}
+    env.pop("CANTEEN_WEB_GC", None)
+    if setting is not None:
+        env["CANTEEN_WEB_GC"] = setting
+    probe = "import gc, canteen.wsgi; print(*gc.get_threshold(), gc.get_freeze_count() > 0)"
+    return subprocess.run(
+        [str(PROJECT / ".venv/bin/python"), "-c", probe], cwd=PROJECT, env=env, capture_output=True, text=True
+    )
+
+
+def test_the_web_process_freezes_what_it_loaded_and_collects_less_often():
+    tuned = _gc_of_a_web_process(None)
+    assert tuned.stdout.split() == ["20000", "20", "20", "True"], tuned.stderr
+    python_default = _gc_of_a_web_process("off")
+    assert python_default.stdout.split() == ["700", "10", "10", "False"], python_default.stderr
+    refused = _gc_of_a_web_process("lots")
+    assert refused.returncode != 0
+    assert "CANTEEN_WEB_GC must be three positive integers" in refused.stderr

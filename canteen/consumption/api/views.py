@@ -140,10 +140,14 @@ def _json_response(body: Any, status: int) -> HttpResponse:
 
 def _terminal_checkout(request: Any) -> HttpResponse | None:
     """POST /checkouts/ from a terminal, as CheckoutView.post answers it, or None when DRF must
-    answer: another method, caller or content type, a token that does not authenticate, a body
-    or key that does not validate (DRF words those refusals; nothing has run yet)."""
+    answer: another method, caller, content type or accepted type, a token that does not
+    authenticate, a body or key that does not validate (DRF words those refusals; nothing has
+    run yet)."""
     if request.method != "POST" or request.content_type != "application/json":
         return None
+    accept = request.META.get("HTTP_ACCEPT", "*/*")
+    if "text/html" in accept or not ("application/json" in accept or "*/*" in accept):
+        return None  # DRF negotiates: the browsable page, or 406
     keyword, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if keyword != KEYWORD or not token or " " in token.strip():
         return None

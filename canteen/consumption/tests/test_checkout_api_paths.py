@@ -48,6 +48,18 @@ def _script(student, poor, unconsented, token):
         ("wrong token", {"method": "qr", "qr_token": good}, {"HTTP_IDEMPOTENCY_KEY": "k12"}, "Terminal tm_x_y"),
         ("token in two", {"method": "qr", "qr_token": good}, {"HTTP_IDEMPOTENCY_KEY": "k13"}, f"{terminal} more"),
         ("form body", "form", {"HTTP_IDEMPOTENCY_KEY": "k14"}, terminal),
+        (
+            "wants XML",
+            {"method": "qr", "qr_token": good},
+            {"HTTP_IDEMPOTENCY_KEY": "k16", "HTTP_ACCEPT": "text/xml"},
+            terminal,
+        ),
+        (
+            "JSON asked",
+            {"method": "qr", "qr_token": other},
+            {"HTTP_IDEMPOTENCY_KEY": "k17", "HTTP_ACCEPT": "application/json"},
+            terminal,
+        ),
     ]
 
 
@@ -114,6 +126,8 @@ def test_the_lean_path_answers_every_request_as_drf_does(world, canteen, registe
     )
     # What does not validate or authenticate went to DRF untouched.
     to_drf = ("no key", "long key", "no credential", "bad method", "not a number", "NaN", "not JSON", "a list")
-    assert not any(answered[name] for name in (*to_drf, "wrong token", "token in two", "form body"))
+    assert not any(answered[name] for name in (*to_drf, "wrong token", "token in two", "form body", "wants XML"))
     assert all(statuses[name] == 400 for name in to_drf)
     assert statuses["wrong token"] == statuses["token in two"] == 401
+    assert statuses["wants XML"] == 406
+    assert answered["JSON asked"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
 from psycopg import pq
 
@@ -30,6 +31,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             poller = select.poll()
             poller.register(conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
             waiting = poller.poll(0)
-        except (OSError, ValueError):
+        except (OSError, ValueError, psycopg.Error):  # no socket to ask: not usable
             return False
         return super().is_usable() if waiting else True

@@ -12,6 +12,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, generics
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -26,7 +27,7 @@ from canteen.core.idempotency import check_key
 from .. import selectors, services
 from ..errors import RecordNotFound
 from ..models import MealRecord
-from .auth import KEYWORD, TerminalPrincipal, TerminalTokenAuthentication, terminal_of
+from .auth import TerminalTokenAuthentication, terminal_of
 from .serializers import (
     CheckoutRequestSerializer,
     CheckoutResponseSerializer,
@@ -148,12 +149,13 @@ def _terminal_checkout(request: Any) -> HttpResponse | None:
     accept = request.META.get("HTTP_ACCEPT", "*/*")
     if "text/html" in accept or not ("application/json" in accept or "*/*" in accept):
         return None  # DRF negotiates: the browsable page, or 406
-    keyword, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if keyword != KEYWORD or not token or " " in token.strip():
+    try:
+        authenticated = TerminalTokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
         return None
-    terminal = services.terminal_authenticate(token=token.strip())
-    if terminal is None:
+    if authenticated is None:
         return None
+    principal, terminal = authenticated
     try:
         raw = drf_json.loads(request.body.decode("utf-8"))  # strict as DRF's parser: no NaN
         key = check_key(request.headers.get("Idempotency-Key"))
@@ -161,7 +163,7 @@ def _terminal_checkout(request: Any) -> HttpResponse | None:
     except (ValueError, DomainError, DRFValidationError):
         return None
     try:
-        result = _checkout(TerminalPrincipal(terminal), terminal, key, data)
+        result = _checkout(principal, terminal, key, data)
     except Exception as exc:  # as DRF's handle_exception: the API's error body, or re-raised
         refused = exception_handler(exc, {})
         if refused is None:

@@ -1,6 +1,6 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+from canteen.core.lanes import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "canteen.settings.local")
 application = get_wsgi_application()

@@ -23,3 +23,11 @@ class ConsumptionConfig(AppConfig):
             "窗口终端", "Terminals", "consumption:terminal-list", roles={"canteen_manager", "school_admin"}, order=42
         ),
     ]
+
+    def ready(self) -> None:
+        from canteen.core.lanes import express_lane
+
+        from .api.auth import is_terminal_call
+
+        # The request of every serving window all lunch long (canteen.core.lanes).
+        express_lane("consumption-api:checkouts", method="POST", accepts=is_terminal_call)

@@ -31,7 +31,7 @@ from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import resolve, reverse, set_urlconf
+from django.urls import get_script_prefix, resolve, reverse, set_urlconf
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
@@ -109,9 +109,11 @@ class LanedWSGIHandler(WSGIHandler):
         with self._building:
             if self._routes is None:
                 routes = {}
+                prefix = get_script_prefix()  # reverse() includes it; path_info does not
                 for lane in lanes():
                     path = reverse(lane.url_name)
-                    routes[(lane.method, path)] = _Route(lane, self._lane_chain(path))
+                    path_info = "/" + path[len(prefix) :] if path.startswith(prefix) else path
+                    routes[(lane.method, path_info)] = _Route(lane, self._lane_chain(path_info))
                 self._routes = routes
             return self._routes
 

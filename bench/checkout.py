@@ -2,7 +2,7 @@
 """Checkout benchmark: identify latency, checkout API throughput on PostgreSQL, frame-to-screen.
 
     .venv/bin/python bench/checkout.py [--small] [--keep] [--api-only | --e2e-only] [--seconds 10]
-                                       [--server-cpus 0]
+                                       [--server-cpus 0] [--no-instructions]
 
 1. Identify: per camera frame, dlib HOG detection of faces of 100 px or more (the terminal's
    window scan; the whole pyramid is printed beside it) + 5-point landmarks + 128-d embedding,
@@ -18,7 +18,9 @@
    leaves the two cores to the server), then by the terminals' own Python client (threads here).
    Reports latency, throughput, where busy PostgreSQL backends wait, and the server's CPU per
    checkout (gunicorn workers + worker + their backends, from /proc). `--server-cpus 0` pins the
-   server to CPU 0 and the load to the rest, to see how throughput follows the cores.
+   server to CPU 0 and the load to the rest, to see how throughput follows the cores. Last, the
+   instructions the web process executes per checkout, counted by callgrind (valgrind) with the
+   express lane and through Django's whole chain: a figure the machine's speed does not move.
 3. Frame to screen: the real terminal agent (in this process) with its kiosk page open in
    headless Chromium: from the moment a frame is handed to the agent to the moment the page has
    painted the result (the page reports Date.now() after two animation frames). Two figures:
@@ -29,6 +31,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -424,6 +427,100 @@ def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
     return {"latencies": latencies, "statuses": statuses, "wall_s": wall, "ok": statuses.get(201, 0), "waits": waits}
 
 
+COUNTED = 200  # checkouts counted per handler by --instructions
+COUNT_WARMUP = 30
+
+
+def count_child(token: str, cards_path: str, handler: str) -> None:
+    """Runs under callgrind (see bench_instructions): COUNT_WARMUP checkouts to fill the caches,
+    then COUNTED checkouts with the instrumentation on, through the web process's WSGI application
+    as gunicorn calls it (`lane`: canteen.wsgi, with the express lane) or through Django's own
+    handler (`whole`, the reference). The PostgreSQL backend's work is not counted."""
+    import io
+
+    configure_environment()
+    from canteen.wsgi import application
+
+    if handler == "whole":
+        from django.core.handlers.wsgi import WSGIHandler
+
+        application = WSGIHandler()
+    cards = Path(cards_path).read_text().split()
+
+    def checkout(card: str, key: str) -> None:
+        body = json.dumps({"method": "qr", "qr_token": card}).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/v1/consumption/checkouts/",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_ACCEPT": "*/*",
+            "HTTP_AUTHORIZATION": f"Terminal {token}",
+            "HTTP_IDEMPOTENCY_KEY": key,
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+        started = []
+        response = application(environ, lambda status, headers, exc_info=None: started.append(status))
+        b"".join(response)
+        response.close()  # as the server does: request_finished
+        if not started[0].startswith("201"):
+            raise SystemExit(f"checkout answered {started[0]}")
+
+    for i, card in enumerate(cards[:COUNT_WARMUP]):
+        checkout(card, f"count-warm-{handler}-{i}")
+    toggle = ["callgrind_control", "-i"]
+    subprocess.run([*toggle, "on", str(os.getpid())], check=True, capture_output=True)
+    for i, card in enumerate(cards[COUNT_WARMUP : COUNT_WARMUP + COUNTED]):
+        checkout(card, f"count-{handler}-{i}")
+    subprocess.run([*toggle, "off", str(os.getpid())], check=True, capture_output=True)
+
+
+def bench_instructions(token: str, cards: list[str]) -> dict[str, float]:
+    """Instructions the web process executes per checkout, counted by callgrind: unlike CPU time,
+    the count does not move with what else the machine is doing (this machine's speed moved by
+    a third between runs a minute apart: docs/benchmarks.md), so it shows a change in the
+    web process's work that timings cannot. Two handlers, on fresh students each."""
+    import shutil
+
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        return {}
+    per = COUNT_WARMUP + COUNTED
+    out: dict[str, float] = {}
+    for i, handler in enumerate(("lane", "whole")):
+        mine = cards[i * per : (i + 1) * per]
+        with tempfile.TemporaryDirectory(prefix="bench-count-") as tmp:
+            listing = Path(tmp) / "cards"
+            listing.write_text("\n".join(mine))
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    f"--callgrind-out-file={tmp}/callgrind.out",
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--count-child",
+                    token,
+                    str(listing),
+                    handler,
+                ],
+                check=True,
+                capture_output=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )
+            totals = Path(f"{tmp}/callgrind.out").read_text().split("\ntotals:")[1].split()[0]
+            out[handler] = int(totals) / COUNTED
+    return out
+
+
 def _postgres_pids() -> list[int]:
     out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -633,13 +730,21 @@ def main() -> None:
         help="pin gunicorn, the worker and PostgreSQL to these CPUs (e.g. 0) and wrk to the others, "
         "to see how throughput follows the cores the server gets",
     )
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip the web process's instruction count (callgrind)"
+    )
+    parser.add_argument("--count-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count_child:
+        count_child(*args.count_child)
+        return
     warmup = 200 if args.small else 800
     wrk_cards = 1200 if args.small else 600 * args.seconds
     python_cards = 300 if args.small else 1000
+    counted_cards = 0 if args.no_instructions else 2 * (COUNT_WARMUP + COUNTED)
     if args.e2e_only:
-        wrk_cards = python_cards = 0
-    students = warmup + wrk_cards + python_cards + 8
+        wrk_cards = python_cards = counted_cards = 0
+    students = warmup + wrk_cards + python_cards + counted_cards + 8
     frames_per_person = 5 if args.small else 15
     rounds = 24 if args.small else 80
 
@@ -673,7 +778,9 @@ def main() -> None:
     # of what a checkout costs, so its CPU is counted with the server's.
     worker = start_worker(env)
     cards = data["qr_cards"]
-    warm, by_wrk, by_python = cards[:warmup], cards[warmup : warmup + wrk_cards], cards[warmup + wrk_cards :]
+    warm, by_wrk = cards[:warmup], cards[warmup : warmup + wrk_cards]
+    by_python = cards[warmup + wrk_cards : warmup + wrk_cards + python_cards]
+    by_count = cards[warmup + wrk_cards + python_cards :][:counted_cards]
     server = f"gunicorn {args.workers}×{args.threads} {args.worker_class}"
     if args.server_cpus:
         pin_server(args.server_cpus, [gunicorn.pid, *_children(gunicorn.pid), worker.pid])
@@ -717,6 +824,16 @@ def main() -> None:
         api = bench_api(args.port, data["tokens"], by_python) if by_python else None
         if api:
             print_python_client(api, server, args.terminals, sum(_cpu_since(cpu_before, gunicorn.pid, worker.pid)))
+        if by_count:
+            counted = bench_instructions(data["tokens"][0], by_count)
+            if counted:
+                print(
+                    f"web process instructions per checkout (callgrind, {COUNTED} each, PostgreSQL not counted): "
+                    f"{counted['lane'] / 1e6:.2f} M with the express lane, {counted['whole'] / 1e6:.2f} M through "
+                    f"Django's whole chain (reference): {100 * (1 - counted['lane'] / counted['whole']):.0f} % fewer"
+                )
+            else:
+                print("web process instructions: valgrind not installed (apt-get install valgrind), skipped")
 
         if not args.api_only:
             e2e = bench_e2e(args.port, data["tokens"][0], data["faced"], rounds, data["manager"])

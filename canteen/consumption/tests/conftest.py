@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time as clock
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -129,3 +131,15 @@ def checkout_path(request, settings):
         pytest.skip("the checkout function exists on PostgreSQL only")
     settings.CANTEEN_CHECKOUT_DB_FUNCTION = request.param == "one call"
     return request.param
+
+
+def recording(func: Callable[..., Any], answered: list[bool]) -> Callable[..., Any]:
+    """`func`, noting in `answered` whether each call returned something: which path a request
+    took, for the tests that compare two paths."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        answered.append(result is not None)
+        return result
+
+    return wrapper

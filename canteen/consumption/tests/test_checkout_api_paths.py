@@ -13,7 +13,7 @@ from django.db import transaction
 
 from canteen.consumption.api import views
 
-from .conftest import fund
+from .conftest import fund, recording
 from .test_checkout_api import URL, _qr
 
 pytestmark = pytest.mark.django_db
@@ -97,13 +97,7 @@ def test_the_lean_path_answers_every_request_as_drf_does(world, canteen, registe
     fund(poor, "1.00")
     script = _script(student, poor, unconsented, token)
     lean_calls = []
-    lean = views._terminal_checkout
-
-    def counted(request):
-        answered = lean(request)
-        lean_calls.append(answered is not None)
-        return answered
-
+    counted = recording(views._terminal_checkout, lean_calls)
     seen = {}
     for path in ("lean", "drf"):
         monkeypatch.setattr(views, "_terminal_checkout", counted if path == "lean" else (lambda request: None))

@@ -16,7 +16,7 @@ from django.test import RequestFactory, override_settings
 
 from canteen.core import lanes
 
-from .conftest import fund
+from .conftest import fund, recording
 from .test_checkout_api import URL
 from .test_checkout_api_paths import _script
 
@@ -97,14 +97,7 @@ def test_a_terminal_cannot_tell_the_lane_from_the_whole_chain(
     ]
     laned, whole = handlers
     taken = []
-    route_for = laned._route_for
-
-    def spied(request):
-        route = route_for(request)
-        taken.append(route is not None)
-        return route
-
-    monkeypatch.setattr(laned, "_route_for", spied)
+    monkeypatch.setattr(laned, "_route_for", recording(laned._route_for, taken))
 
     seen = {}
     for name, handler in (("lane", laned), ("whole", whole)):

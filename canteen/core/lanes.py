@@ -1,9 +1,9 @@
 """Express lanes: the one request a whole lunch is made of goes to its view through a shorter
 middleware chain, without the URL resolver.
 
-A window terminal posts a checkout every few seconds, all lunch long; measured in process, the
-middleware chain and URL resolving were a fifth to a third of what the web process spends on it
-(docs/benchmarks.md, sixth session). A lane is declared by the domain that owns the view:
+A window terminal posts a checkout every few seconds, all lunch long; Django's handler, its
+middleware and the URL resolver were about a fifth of the instructions the web process spends
+on one, and the lane takes 7-12 % off (callgrind; docs/benchmarks.md, sixth session). A lane is declared by the domain that owns the view:
 
     express_lane("consumption-api:checkouts", method="POST", accepts=is_terminal_call)
 
@@ -21,7 +21,6 @@ WSGI only (gunicorn in production); the ASGI handler keeps the whole chain.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,7 @@ LANE_SKIPS = frozenset(
     }
 )
 # A middleware with one of these hooks takes part in the view call itself, which a lane does not
-# reproduce: the lane refuses to start rather than answer differently.
+# reproduce: the web process refuses to start rather than answer differently.
 _VIEW_HOOKS = ("process_view", "process_exception", "process_template_response")
 
 
@@ -80,8 +79,9 @@ class LanedWSGIHandler(WSGIHandler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._routes: dict[tuple[str, str], _Route] | None = None
-        self._building = threading.Lock()
+        # Built at start, beside the whole chain: a lane that cannot be built stops the web
+        # process before it answers anything (and the URL modules are imported once, here).
+        self._routes = self._build_routes()
 
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
         route = self._route_for(request)
@@ -96,26 +96,19 @@ class LanedWSGIHandler(WSGIHandler):
         return response
 
     def _route_for(self, request: HttpRequest) -> _Route | None:
-        routes = self._routes
-        if routes is None:
-            routes = self._build_routes()
-        route = routes.get((request.method, request.path_info))
+        route = self._routes.get((request.method, request.path_info))
         if route is None or not route.lane.accepts(request):
             return None
         return route
 
     def _build_routes(self) -> dict[tuple[str, str], _Route]:
-        # At the first request, not at start: reversing a URL imports every view module.
-        with self._building:
-            if self._routes is None:
-                routes = {}
-                prefix = get_script_prefix()  # reverse() includes it; path_info does not
-                for lane in lanes():
-                    path = reverse(lane.url_name)
-                    path_info = "/" + path[len(prefix) :] if path.startswith(prefix) else path
-                    routes[(lane.method, path_info)] = _Route(lane, self._lane_chain(path_info))
-                self._routes = routes
-            return self._routes
+        routes = {}
+        prefix = get_script_prefix()  # reverse() includes it; path_info does not
+        for lane in lanes():
+            path = reverse(lane.url_name)
+            path_info = "/" + path[len(prefix) :] if path.startswith(prefix) else path
+            routes[(lane.method, path_info)] = _Route(lane, self._lane_chain(path_info))
+        return routes
 
     def _lane_chain(self, path: str) -> Callable[[HttpRequest], HttpResponseBase]:
         match = resolve(path)

@@ -427,7 +427,7 @@ def bench_api(port: int, tokens: list[str], students: list[str]) -> dict:
     return {"latencies": latencies, "statuses": statuses, "wall_s": wall, "ok": statuses.get(201, 0), "waits": waits}
 
 
-COUNTED = 200  # checkouts counted per handler by --instructions
+COUNTED = 200  # checkouts counted per handler by the instruction count (--no-instructions skips it)
 COUNT_WARMUP = 30
 
 
@@ -486,7 +486,7 @@ def count_child(token: str, cards_path: str, handler: str) -> None:
 def bench_instructions(token: str, cards: list[str]) -> dict[str, float]:
     """Instructions the web process executes per checkout, counted by callgrind: unlike CPU time,
     the count does not move with what else the machine is doing (this machine's speed moved by
-    a third between runs a minute apart: docs/benchmarks.md), so it shows a change in the
+    a third between runs minutes apart: docs/benchmarks.md), so it shows a change in the
     web process's work that timings cannot. Two handlers, on fresh students each."""
     import shutil
 

@@ -64,10 +64,6 @@ def express_lane(url_name: str, *, method: str, accepts: Callable[[HttpRequest],
     _lanes[url_name] = Lane(url_name, method.upper(), accepts)
 
 
-def lanes() -> list[Lane]:
-    return list(_lanes.values())
-
-
 @dataclass(frozen=True)
 class _Route:
     lane: Lane
@@ -104,7 +100,7 @@ class LanedWSGIHandler(WSGIHandler):
     def _build_routes(self) -> dict[tuple[str, str], _Route]:
         routes = {}
         prefix = get_script_prefix()  # reverse() includes it; path_info does not
-        for lane in lanes():
+        for lane in _lanes.values():
             path = reverse(lane.url_name)
             path_info = "/" + path[len(prefix) :] if path.startswith(prefix) else path
             routes[(lane.method, path_info)] = _Route(lane, self._lane_chain(path_info))

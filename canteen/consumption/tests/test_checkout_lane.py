@@ -129,6 +129,33 @@ def test_a_terminal_cannot_tell_the_lane_from_the_whole_chain(
     assert answers["wrong token"][0].startswith("401")
 
 
+def test_a_crash_inside_the_checkout_is_answered_as_the_whole_chain_does_and_charges_nothing(
+    world, canteen, registered_terminal, handlers, monkeypatch
+):
+    from canteen.consumption import services
+    from canteen.consumption.models import MealRecord
+
+    from .test_checkout_api import _qr
+
+    _terminal, token = registered_terminal
+    student = next(s for s in world.students if s.campus_id == canteen.campus.pk)
+    fund(student, "20.00")
+
+    def crash(**kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(services, "checkout_at_window", crash)
+    body = {"method": "qr", "qr_token": _qr(student)}
+    laned, whole = handlers
+    answers = [
+        _call(handler, _environ("POST", body, {"HTTP_IDEMPOTENCY_KEY": "crash"}, f"Terminal {token}"))
+        for handler in (laned, whole)
+    ]
+    assert answers[0][0] == answers[1][0] == "500 Internal Server Error"
+    assert answers[0][2] == answers[1][2]
+    assert not MealRecord.objects.filter(idempotency_key="crash").exists()
+
+
 class ViewHooked:
     def __init__(self, get_response):
         self.get_response = get_response

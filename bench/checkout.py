@@ -16,6 +16,9 @@
    keep-alive connection, post one QR checkout per student, each with its Idempotency-Key:
    first driven by wrk (bench/checkout_load.lua, one thread per terminal: a load generator that
    leaves the two cores to the server), then by the terminals' own Python client (threads here).
+   Between a warm-up and the clock the bench runs ANALYZE, as autovacuum would have by then:
+   without it (this machine's PostgreSQL runs with autovacuum off) every checkout scanned the
+   whole meal record table through a plan cached while it was empty.
    Reports latency, throughput, where busy PostgreSQL backends wait, and the server's CPU per
    checkout (gunicorn workers + worker + their backends, from /proc). `--server-cpus 0` pins the
    server to CPU 0 and the load to the rest, to see how throughput follows the cores. Last, the
@@ -256,6 +259,19 @@ def seed(students: int, terminals: int) -> dict:
 
 
 # -- 2. checkout API ---------------------------------------------------------------------------
+
+
+def gather_statistics() -> None:
+    """ANALYZE, as autovacuum would have by now: the warm-up has written the first meal records,
+    and a plan cached while the tables were empty (a sequential scan of the meal records) must
+    not be what the run measures. ANALYZE also invalidates the server's cached plans."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0]
+        cursor.execute("ANALYZE")
+    print(f"# ANALYZE after the warm-up (this server's autovacuum: {autovacuum})")
 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int, worker_class: str = "gthread") -> subprocess.Popen:
@@ -739,7 +755,7 @@ def main() -> None:
         count_child(*args.count_child)
         return
     warmup = 200 if args.small else 800
-    wrk_cards = 1200 if args.small else 600 * args.seconds
+    wrk_cards = 1200 if args.small else 1000 * args.seconds
     python_cards = 300 if args.small else 1000
     counted_cards = 0 if args.no_instructions else 2 * (COUNT_WARMUP + COUNTED)
     if args.e2e_only:
@@ -788,6 +804,7 @@ def main() -> None:
     try:
         # Every worker process loads its caches (terminals, menus, accounts) before the clock.
         bench_api_wrk(args.port, data["tokens"], warm, 2)
+        gather_statistics()
         cpu_before = _server_cpu(gunicorn.pid, worker.pid)
         load = bench_api_wrk(args.port, data["tokens"], by_wrk, args.seconds) if by_wrk else None
         web_s, worker_s, db_s = _cpu_since(cpu_before, gunicorn.pid, worker.pid)

@@ -72,7 +72,7 @@ def database_from_url(url: str) -> dict:
             "NAME": unquote(parsed.path.lstrip("/")) or "canteen",
             "USER": unquote(parsed.username or "postgres"),
             "PASSWORD": unquote(parsed.password or ""),
-            "HOST": parsed.hostname or "127.0.0.1",
+            "HOST": unquote(parsed.hostname or "127.0.0.1"),  # %2Fvar%2Frun%2Fpostgresql: a socket
             "PORT": str(parsed.port or 5432),
             "CONN_MAX_AGE": int(os.environ.get("CANTEEN_CONN_MAX_AGE", "60")),
             "CONN_HEALTH_CHECKS": True,

@@ -756,8 +756,8 @@ def main() -> None:
         return
     warmup = 200 if args.small else 800
     args.seconds = args.seconds or (2 if args.small else 10)
-    # One student per checkout, and enough that the quickest terminal (a connection with a
-    # gunicorn worker to itself runs about twice the mean) does not run out within the run.
+    # One student per checkout. The terminals do not run at one rate (the quickest has run at
+    # about twice the mean), and one that runs out of students is answered 409 from then on.
     wrk_cards = 1000 * args.seconds
     python_cards = 300 if args.small else 1000
     counted_cards = 0 if args.no_instructions else 2 * (COUNT_WARMUP + COUNTED)

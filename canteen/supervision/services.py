@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 import secrets
 from collections.abc import Iterable, Sequence
@@ -132,6 +131,7 @@ def _step(
     )
 
 
+@transaction.atomic
 def case_open(
     *,
     actor: Any | None,
@@ -145,7 +145,10 @@ def case_open(
     severity: str = Severity.MEDIUM,
 ) -> tuple[Case, bool]:
     """Open a case; returns (case, created). With a source_ref, at most one case per source
-    reference is open at a time: a repeat returns the open case and notes the recurrence."""
+    reference is open at a time: a repeat returns the open case and notes the recurrence.
+
+    Atomic: the row lock on an open case of the same source needs a transaction, and the
+    case, its first step and its audit record are written together or not at all."""
     from canteen.org.models import Campus, District
 
     if source not in CaseSource.values or severity not in Severity.values:
@@ -279,13 +282,15 @@ def _check_upload(upload: Any) -> tuple[bytes, str, bool]:
         raise EvidenceRejected(details={"file": getattr(upload, "name", ""), "size": len(data)})
     if data.startswith(b"%PDF-"):
         return data, "application/pdf", False
-    from PIL import Image, UnidentifiedImageError
+    from canteen.core.images import ImageRejected, image_open_bounded
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with image_open_bounded(data) as image:
             image.verify()
             fmt = image.format
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except ImageRejected as exc:
+        raise EvidenceRejected(details={"file": getattr(upload, "name", ""), **exc.details}) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise EvidenceRejected(details={"file": getattr(upload, "name", "")}) from exc
     if fmt not in IMAGE_FORMATS:
         raise EvidenceRejected(details={"file": getattr(upload, "name", ""), "format": fmt})

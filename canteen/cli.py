@@ -1,6 +1,7 @@
 """`canteen`: one entry point for every process and admin task.
 
-canteen up                 migrate, seed the demo district if empty, start web (+ worker, streams)
+canteen up                 migrate, seed the demo district if empty, start web (+ worker, streams);
+                           CANTEEN_DEMO_SEED_ARGS="--schools 3 --campuses 5" seeds a smaller demo
 canteen web [--bind ...]   the web process (gunicorn)
 canteen demo seed [...]    generate the demo district (see `canteen demo seed --help`)
 canteen worker|streams|terminal ...   background processes, as their domains provide them
@@ -10,6 +11,7 @@ canteen <manage command>   anything manage.py knows (migrate, createsuperuser, .
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -77,7 +79,8 @@ def up(extra: list[str]) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     if not District.objects.exists():
         print("→ 生成演示数据 Seeding the demo district…", flush=True)
-        call_command("demo_seed")
+        # CANTEEN_DEMO_SEED_ARGS (e.g. "--schools 3 --campuses 5"): a smaller demo, for CI.
+        call_command("demo_seed", *shlex.split(os.environ.get("CANTEEN_DEMO_SEED_ARGS", "")))
     children = []
     for name, args in COMPANIONS:
         if _has_command(name):

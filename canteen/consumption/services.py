@@ -185,7 +185,7 @@ def terminal_touch(*, terminal: Terminal, gallery_version: str | None = None) ->
 
 def terminal_gallery_fetched(*, terminal: Terminal, version: str) -> None:
     audit_record(
-        actor=None,
+        actor=f"terminal:{terminal.code}",  # the device, not "system"
         action="consumption.gallery_fetched",
         target=terminal,
         target_label=f"terminal:{terminal.code}",

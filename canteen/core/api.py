@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import get_language
 from rest_framework import exceptions as drf_exceptions
@@ -37,6 +38,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # A model field refused a value a view passed on unchecked (e.g. a path or query value
+        # that is not a UUID): the client's mistake, a 400, never a 500.
+        exc = drf_exceptions.ValidationError({"detail": exc.messages})
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, drf_exceptions.APIException):
         return response

@@ -32,6 +32,10 @@ def is_staff_of_campus(actor: Any, campus: Campus) -> bool:
     if actor.is_superuser:
         return True
     role = getattr(actor, "role", None)
+    if role == "terminal":
+        # A window terminal (consumption's TerminalPrincipal) downloads its own campus's gallery.
+        terminal = getattr(actor, "terminal", None)
+        return terminal is not None and terminal.is_active and terminal.campus_id == campus.pk
     if role == Role.SCHOOL_ADMIN:
         return actor.school_id is not None and actor.school_id == campus.school_id
     if role in (Role.CANTEEN_MANAGER, Role.WINDOW_OPERATOR):

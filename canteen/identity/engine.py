@@ -12,13 +12,13 @@ buffers, so descriptor computation is serialized with a lock; detection holds no
 from __future__ import annotations
 
 import importlib.resources
-import io
 import threading
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from canteen.core.images import ImageRejected, image_open_bounded
 
 from .errors import PhotoRejected
 
@@ -64,19 +64,14 @@ def load_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: i
     if len(data) > max_bytes:
         raise PhotoRejected("too_large", max_mb=max_bytes // (1024 * 1024), max_mp=max_pixels // 1_000_000)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in ALLOWED_FORMATS:
-                raise PhotoRejected("not_an_image")
-            width, height = image.size
-            if width * height > max_pixels:
-                raise PhotoRejected("too_large", max_mb=max_bytes // (1024 * 1024), max_mp=max_pixels // 1_000_000)
-            image.load()
-    except PhotoRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoRejected("too_large", max_mb=max_bytes // (1024 * 1024), max_mp=max_pixels // 1_000_000) from None
+        image = image_open_bounded(data, max_pixels=max_pixels, formats=ALLOWED_FORMATS)
+        image.load()
+    except ImageRejected as exc:
+        if exc.details.get("reason") == "too_many_pixels":
+            raise PhotoRejected(
+                "too_large", max_mb=max_bytes // (1024 * 1024), max_mp=max_pixels // 1_000_000
+            ) from None
+        raise PhotoRejected("not_an_image") from None
     except Exception:  # PIL raises many kinds for a corrupt or foreign file
         raise PhotoRejected("not_an_image") from None
     # Phone photos are often stored sideways with an EXIF rotation; HOG only finds upright faces.

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
+from canteen.core.params import int_param
 from canteen.org.models import Campus, School
 
 from . import selectors, services
@@ -92,7 +93,7 @@ def playback(request, camera_id):
     at = parse_datetime(request.GET.get("at", "")) or (now - timedelta(minutes=10)).replace(second=0, microsecond=0)
     if timezone.is_naive(at):
         at = timezone.make_aware(at)
-    minutes = max(1, min(int(request.GET.get("minutes", "30") or 30), 240))
+    minutes = int_param(request.GET, "minutes", default=30, minimum=1, maximum=240)
     segments = list(selectors.segments_between(camera=camera, start=at, end=at + timedelta(minutes=minutes)))
     query = urlencode({"at": at.isoformat(), "minutes": minutes})  # "+08:00" must not become a space
     playlist = reverse("kitchen:recordings-playlist", args=[camera.id]) + "?" + query
@@ -117,7 +118,7 @@ def recordings_playlist(request, camera_id):
     at = parse_datetime(request.GET.get("at", "")) or timezone.now() - timedelta(minutes=10)
     if timezone.is_naive(at):
         at = timezone.make_aware(at)
-    minutes = max(1, min(int(request.GET.get("minutes", "30") or 30), 240))
+    minutes = int_param(request.GET, "minutes", default=30, minimum=1, maximum=240)
     segments = list(selectors.segments_between(camera=camera, start=at, end=at + timedelta(minutes=minutes)))
     target = max([int(s.duration_s + 0.999) for s in segments] or [1])
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-PLAYLIST-TYPE:VOD"]

@@ -17,6 +17,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from canteen.core.excel import xlsx_append
 from canteen.core.money import Money
 
 from .reports import Disclosure, Report
@@ -64,7 +65,7 @@ def report_xlsx(report: Report) -> bytes:
         for _, attr in REPORT_COLUMNS[1:]:
             value = getattr(row, attr)
             values.append(value if attr == "meals" else (None if value is None else value / 100))
-        ws.append(values)
+        xlsx_append(ws, values)  # a campus named "=..." stays text
     ws.append(
         ["合计 Total"]
         + [report.total(attr) / 100 if attr != "meals" else report.total(attr) for _, attr in REPORT_COLUMNS[1:-1]]

@@ -1298,14 +1298,21 @@ def account_close(*, student: Student, actor: Any, idempotency_key: str, reason:
     raise AssertionError("unreachable")
 
 
+# A guardian's daily limit or alert threshold: at most 10,000 yuan, far above any school day.
+WALLET_SETTING_MAX_FEN = 1_000_000
+
+
 def wallet_settings_update(
     *, student: Student, actor: Any, daily_limit: Money | None, low_balance_alert: Money | None
 ) -> Account:
     """The guardian's daily spending limit and low-balance alert (None clears either)."""
     _check_guardian_may(actor, student)
-    for value in (daily_limit, low_balance_alert):
-        if value is not None and value.fen < 0:
-            raise InvalidAmount()
+    for name, value in (("daily_limit_fen", daily_limit), ("low_balance_alert_fen", low_balance_alert)):
+        # Bounded: beyond a bigint the database refused it with an OverflowError (a 500).
+        if value is not None and not 0 <= value.fen <= WALLET_SETTING_MAX_FEN:
+            raise InvalidAmount(
+                "金额超出范围", "The amount is out of range", details={name: f"0–{WALLET_SETTING_MAX_FEN}"}
+            )
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=wallet_ref(student).id)
         before = {"daily_limit_fen": account.daily_limit_fen, "low_balance_alert_fen": account.low_balance_alert_fen}

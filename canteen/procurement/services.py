@@ -244,6 +244,13 @@ def upload_check(*, upload: Any) -> CheckedFile:
         declared = "image/jpeg"
     if detected is None or (declared and declared != detected):
         raise InvalidUpload(details={"declared": declared, "detected": detected or "unknown"})
+    if detected.startswith("image/"):
+        from canteen.core.images import ImageRejected, image_open_bounded
+
+        try:
+            image_open_bounded(content).close()
+        except ImageRejected as exc:
+            raise InvalidUpload(details=exc.details) from exc
     return CheckedFile(content, detected, hashlib.sha256(content).hexdigest(), _EXT[detected])
 
 

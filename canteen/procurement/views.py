@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 from canteen.core.money import Money
+from canteen.core.params import date_param
 from canteen.org.choices import Role
 from canteen.org.models import Campus
 
@@ -31,10 +32,8 @@ DISTRICT_ROLES = {Role.DISTRICT_REGULATOR, Role.CITY_REGULATOR}
 
 
 def _day(value: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
+    # A day outside 2000–2100 (e.g. 0001-01-01, where "the day before" overflows) is a 400.
+    return date_param(value, default=default)
 
 
 def _fail(request: HttpRequest, exc: DomainError) -> None:

@@ -255,3 +255,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CANTEEN_LOG_LEVEL", "INFO")},
 }
+
+# ---------------------------------------------------------------------------------------------
+# Hardened edges (core): hostile input, one API pagination policy, client addresses.
+# CANTEEN_TRUSTED_PROXIES: addresses or CIDR networks of our own reverse proxies, comma separated;
+#   only the X-Forwarded-For entries they appended are believed (rate limits, login lockout).
+#   Empty (default): the header is ignored and the socket's peer address is the client.
+# CANTEEN_API_MAX_PAGE_SIZE: the largest ?limit= of any API list (default 200).
+# CANTEEN_MAX_BODY_BYTES / CANTEEN_MAX_UPLOAD_BYTES: request bodies (default 2.5 MB) and multipart
+#   uploads (default 25 MB) above this are refused with 413 before anything reads them.
+# CANTEEN_MAX_JSON_DEPTH: JSON nested deeper is refused with 400 before parsing (default 32).
+# CANTEEN_MAX_IMAGE_PIXELS: an uploaded image with more pixels is refused (default 40 megapixels).
+CANTEEN_TRUSTED_PROXIES = env_list("CANTEEN_TRUSTED_PROXIES")
+CANTEEN_API_MAX_PAGE_SIZE = int(os.environ.get("CANTEEN_API_MAX_PAGE_SIZE", "200"))
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "canteen.core.pagination.CanteenPagination"
+CANTEEN_MAX_BODY_BYTES = int(os.environ.get("CANTEEN_MAX_BODY_BYTES", str(2_621_440)))
+CANTEEN_MAX_UPLOAD_BYTES = int(os.environ.get("CANTEEN_MAX_UPLOAD_BYTES", str(25 * 1024 * 1024)))
+CANTEEN_MAX_JSON_DEPTH = int(os.environ.get("CANTEEN_MAX_JSON_DEPTH", "32"))
+CANTEEN_MAX_IMAGE_PIXELS = int(os.environ.get("CANTEEN_MAX_IMAGE_PIXELS", "40000000"))
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "canteen.core.guards.HostileInputMiddleware"
+)

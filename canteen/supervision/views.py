@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from canteen.core.errors import DomainError, Forbidden
 from canteen.core.i18n import tr
+from canteen.core.params import int_param
 from canteen.org.choices import REGULATOR_ROLES, SCHOOL_STAFF_ROLES
 
 from . import selectors, services
@@ -64,7 +65,7 @@ def bigscreen(request: HttpRequest) -> HttpResponse:
     _regulator(request.user)
     unit = _unit(request)
     api = reverse("supervision-api:bigscreen") + f"?level={unit.level}&id={unit.id}"
-    interval = max(1000, int(request.GET.get("every", "3000") or 3000))
+    interval = int_param(request.GET, "every", default=3000, minimum=1000, maximum=3_600_000)
     return render(request, "supervision/bigscreen.html", {"unit": unit, "api": api, "interval": interval})
 
 

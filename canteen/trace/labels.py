@@ -135,7 +135,7 @@ def label_pdf(labels: list[dict[str, Any]], *, fmt_key: str = "50x30") -> bytes:
 
 def qc_preview_png(data: bytes, *, width_px: int = 900) -> bytes | None:
     """First page of a PDF (or an image) as a PNG at most `width_px` wide; None if unreadable."""
-    from PIL import Image
+    from canteen.core.images import image_open_bounded
 
     try:
         if data[:5] == b"%PDF-":
@@ -145,7 +145,7 @@ def qc_preview_png(data: bytes, *, width_px: int = 900) -> bytes | None:
             w, _h = page.get_size()
             image = page.render(scale=min(3.0, width_px / max(w, 1))).to_pil()
         else:
-            image = Image.open(io.BytesIO(data))
+            image = image_open_bounded(data)
             image.thumbnail((width_px, width_px * 2))
             image = image.convert("RGB")
     except Exception:  # an unreadable upload shows as "not available", never as a 500

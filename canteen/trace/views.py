@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
+from canteen.core.clientip import client_ip
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 
@@ -28,7 +29,7 @@ MAX_QC_BYTES = 20 * 1024 * 1024
 def _rate_limited(request: HttpRequest) -> bool:
     """A per-address budget on public lookups: together with 50-bit codes it makes walking the
     code space pointless."""
-    addr = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+    addr = client_ip(request)  # X-Forwarded-For only as far as our own proxies wrote it
     key = "trace-rate:" + hashlib.sha256(addr.encode()).hexdigest()[:16]
     cache.add(key, 0, timeout=60)
     try:

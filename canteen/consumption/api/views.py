@@ -264,9 +264,8 @@ class TerminalGalleryView(APIView):
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponse(status=304)
         else:
-            # identity audits the template read as a system read (actor None); the terminal that
-            # asked is recorded here.
-            data = identity_services.terminal_gallery_package(campus=terminal.campus, actor=None)
+            # The template read is audited with the terminal as its actor, not as "system".
+            data = identity_services.terminal_gallery_package(campus=terminal.campus, actor=request.user)
             services.terminal_gallery_fetched(terminal=terminal, version=version)
             response = HttpResponse(data, content_type="application/octet-stream")
         response["ETag"] = etag

@@ -266,3 +266,14 @@ def test_a_deactivated_terminal_is_refused_at_once(world, canteen, registered_te
     reply = client.post(URL, {"method": "qr", "qr_token": _qr(student)}, format="json", HTTP_IDEMPOTENCY_KEY="late")
     assert reply.status_code == 403, reply.json()
     assert MealRecord.objects.count() == 0
+
+
+def test_a_terminals_gallery_download_is_audited_with_the_terminal_as_actor(world, registered_terminal, api_client):
+    from canteen.core.models import AuditEvent
+
+    terminal, token = registered_terminal
+    assert as_terminal(api_client, token).get("/api/v1/consumption/terminal/gallery/").status_code == 200
+    read = AuditEvent.objects.get(action="identity.templates_accessed", target_id=str(terminal.campus_id))
+    assert read.actor_label == f"terminal:{terminal.code}"
+    fetched = AuditEvent.objects.get(action="consumption.gallery_fetched")
+    assert fetched.actor_label == f"terminal:{terminal.code}"

@@ -61,7 +61,7 @@ class FoodSampleInSerializer(serializers.Serializer):
     day = serializers.DateField()
     meal = serializers.ChoiceField(choices=Meal.choices)
     dish_name = serializers.CharField(max_length=80)
-    weight_g = serializers.IntegerField(min_value=1)
+    weight_g = serializers.IntegerField(min_value=1, max_value=100_000)
     sampler_name = serializers.CharField(max_length=40)
     sampled_at = serializers.DateTimeField(required=False)
     storage = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")

@@ -168,3 +168,10 @@ def test_window_operators_cannot_write_records_but_regulators_can_read(client, w
     assert client.get(reverse("kitchen:record-sample")).status_code == 404
     client.force_login(world.user("district_regulator"))
     assert client.get(reverse("kitchen:records")).status_code == 200
+
+
+@pytest.mark.parametrize("minutes", ["abc", "99999999999999999999999", "0"])
+def test_playback_with_a_bad_minutes_parameter_is_a_400(client, world, camera, kdir, minutes):
+    _client(client, world, "canteen_manager")
+    response = client.get(reverse("kitchen:playback", args=[camera.id]), {"minutes": minutes})
+    assert response.status_code == 400

@@ -84,8 +84,8 @@ class OnlineTopUpOut(serializers.Serializer):
 
 
 class SettingsIn(serializers.Serializer):
-    daily_limit_fen = serializers.IntegerField(min_value=0, allow_null=True)
-    low_balance_alert_fen = serializers.IntegerField(min_value=0, allow_null=True)
+    daily_limit_fen = serializers.IntegerField(min_value=0, max_value=1_000_000, allow_null=True)
+    low_balance_alert_fen = serializers.IntegerField(min_value=0, max_value=1_000_000, allow_null=True)
 
 
 class RefundIn(serializers.Serializer):

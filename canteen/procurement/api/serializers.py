@@ -42,7 +42,7 @@ class DeliveryLineIn(serializers.Serializer):
     batch_number = serializers.CharField(max_length=60)
     producer = serializers.CharField(max_length=120)
     production_date = serializers.DateField()
-    shelf_life_days = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    shelf_life_days = serializers.IntegerField(required=False, min_value=1, max_value=3650, allow_null=True)
     producer_licence = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
     origin = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     quick_tests = QuickTestIn(many=True, required=False, default=list)

@@ -252,3 +252,9 @@ def test_qc_report_is_served_to_the_campus_only(client, proc):
     assert b"".join(response.streaming_content).startswith(b"%PDF")
     c = _client(client, proc.user(Role.GUARDIAN))
     assert c.get(reverse("procurement:qc-report", args=[batch.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "not-a-day"])
+def test_the_combined_demand_for_an_impossible_day_is_a_400(client, proc, day):
+    c = _client(client, regulator_of(proc.world, proc.world.districts[0]))
+    assert c.get(reverse("procurement:demand"), {"day": day}).status_code == 400

@@ -110,7 +110,7 @@ class InspectionDrawSerializer(serializers.Serializer):
     campuses = serializers.IntegerField(min_value=1, max_value=200)
     inspectors_per_inspection = serializers.IntegerField(min_value=1, max_value=10, default=2)
     planned_on = serializers.DateField()
-    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
 
 
 class InspectionResultSerializer(serializers.Serializer):

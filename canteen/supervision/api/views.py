@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from canteen.core.clientip import client_ip as _client_ip
 from canteen.core.errors import Forbidden
 
 from .. import selectors, services
@@ -267,10 +268,8 @@ def feedback_answer(request: Request, pk) -> Response:
 
 
 def client_ip(request: Any) -> str:
-    # Behind the district's reverse proxy the client address arrives in X-Forwarded-For; the
-    # proxy overwrites it, so the last hop is the one to trust.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return (forwarded.split(",")[-1].strip() if forwarded else request.META.get("REMOTE_ADDR", "")) or "unknown"
+    # Only X-Forwarded-For entries written by our own proxies count (CANTEEN_TRUSTED_PROXIES).
+    return _client_ip(request) or "unknown"
 
 
 @extend_schema(request=s.FeedbackSubmitSerializer, responses={201: dict}, auth=[])

@@ -4,7 +4,7 @@ from ..choices import DeviceKind
 
 
 class TrackPointSerializer(serializers.Serializer):
-    seq = serializers.IntegerField(min_value=1)
+    seq = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     at = serializers.DateTimeField()
     lat = serializers.DecimalField(max_digits=9, decimal_places=6)
     lon = serializers.DecimalField(max_digits=9, decimal_places=6)
@@ -42,3 +42,13 @@ class DeviceCreatedSerializer(serializers.Serializer):
 
 class RecallSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
+
+
+class DishBatchesQuery(serializers.Serializer):
+    """The query of /trace/dish-batches/, validated before any lookup (a campus that is not a
+    UUID was a 500)."""
+
+    campus = serializers.UUIDField()
+    day = serializers.DateField()
+    meal = serializers.CharField(max_length=20)
+    dish = serializers.UUIDField(required=False, allow_null=True)

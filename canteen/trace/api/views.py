@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -150,25 +148,12 @@ class RecallView(APIView):
 
 
 class DishBatchesView(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("campus", str, required=True),
-            OpenApiParameter("day", OpenApiTypes.DATE, required=True),
-            OpenApiParameter("meal", str, required=True),
-            OpenApiParameter("dish", str),
-        ],
-        responses=OpenApiTypes.OBJECT,
-    )
+    @extend_schema(parameters=[serializers.DishBatchesQuery], responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        try:
-            day = date.fromisoformat(request.query_params.get("day", ""))
-        except ValueError as exc:
-            raise ValidationFailed(details={"day": "YYYY-MM-DD"}) from exc
+        query = serializers.DishBatchesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
         rows = selectors.dish_batches(
-            actor=request.user,
-            campus=request.query_params.get("campus"),
-            day=day,
-            meal_kind=request.query_params.get("meal", ""),
-            dish_id=request.query_params.get("dish") or None,
+            actor=request.user, campus=q["campus"], day=q["day"], meal_kind=q["meal"], dish_id=q.get("dish")
         )
         return Response({"batches": rows})

@@ -14,6 +14,8 @@ export CANTEEN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 export CANTEEN_BIND="127.0.0.1:$port"
 export CANTEEN_DEMO_SEED_ARGS="${CANTEEN_DEMO_SEED_ARGS:---schools 1 --campuses 1 --students-per-campus 6}"
 export CANTEEN_WEB_WORKERS=1
+# As a deployment runs (DEBUG on keeps every query of the seed in memory and slows it).
+export CANTEEN_DEBUG="${CANTEEN_DEBUG:-0}"
 started=$(date +%s)
 setsid .venv/bin/canteen up >"$log" 2>&1 &
 up_pid=$!

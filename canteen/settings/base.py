@@ -276,3 +276,92 @@ CANTEEN_MAX_IMAGE_PIXELS = int(os.environ.get("CANTEEN_MAX_IMAGE_PIXELS", "40000
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "canteen.core.guards.HostileInputMiddleware"
 )
+
+# ---------------------------------------------------------------------------------------------
+# Account security (canteen.accounts): login lockout, second factor, API tokens, sessions, CSP.
+# CANTEEN_LOGIN_FAILURE_LIMIT (default 5) wrong passwords lock the account AND the client
+#   address (CANTEEN_TRUSTED_PROXIES decides the address) for CANTEEN_LOGIN_LOCKOUT_MINUTES (15).
+# CANTEEN_OTP_REQUIRED (default on): TOTP for CANTEEN_OTP_REQUIRED_ROLES and operator accounts.
+# CANTEEN_API_TOKEN_TTL_HOURS (default 720 = 30 days), CANTEEN_API_TOKENS_PER_USER (default 10).
+# CANTEEN_SESSION_IDLE_SECONDS (default 1800): a session idle that long ends; at most
+#   CANTEEN_SESSION_MAX_SECONDS (default 12 h) in all.
+# CANTEEN_PASSWORD_MIN_LENGTH (default 10).
+from datetime import timedelta as _timedelta  # noqa: E402
+
+from csp.constants import NONCE as _CSP_NONCE  # noqa: E402
+from csp.constants import NONE as _CSP_NONE  # noqa: E402
+from csp.constants import SELF as _CSP_SELF  # noqa: E402
+from csp.constants import UNSAFE_INLINE as _CSP_UNSAFE_INLINE  # noqa: E402
+
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp", "csp", "canteen.accounts"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses while locked out, counts failures
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1, "canteen.accounts.middleware.IdleTimeoutMiddleware"
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("canteen.accounts.middleware.IdleTimeoutMiddleware") + 1,
+    "canteen.accounts.middleware.OtpRequiredMiddleware",
+)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+
+AXES_FAILURE_LIMIT = int(os.environ.get("CANTEEN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = _timedelta(minutes=int(os.environ.get("CANTEEN_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one over the limit locks
+AXES_CLIENT_IP_CALLABLE = "canteen.core.clientip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "canteen.accounts.views.lockout_response"
+AXES_VERBOSE = False
+
+CANTEEN_OTP_REQUIRED = env_bool("CANTEEN_OTP_REQUIRED", True)
+CANTEEN_OTP_REQUIRED_ROLES = env_list(
+    "CANTEEN_OTP_REQUIRED_ROLES", "city_regulator,district_regulator,school_admin,canteen_manager"
+)
+OTP_TOTP_ISSUER = "数字食堂 Digital Canteen"
+
+CANTEEN_API_TOKEN_TTL_HOURS = int(os.environ.get("CANTEEN_API_TOKEN_TTL_HOURS", "720"))
+CANTEEN_API_TOKENS_PER_USER = int(os.environ.get("CANTEEN_API_TOKENS_PER_USER", "10"))
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "canteen.accounts.authentication.ExpiringTokenAuthentication",
+]
+
+CANTEEN_SESSION_IDLE_SECONDS = int(os.environ.get("CANTEEN_SESSION_IDLE_SECONDS", "1800"))
+SESSION_COOKIE_AGE = int(os.environ.get("CANTEEN_SESSION_MAX_SECONDS", str(12 * 3600)))
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("CANTEEN_PASSWORD_MIN_LENGTH", "10"))},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Scripts only from our own origin or with the per-response nonce (inline <script nonce=...>);
+# no inline event handlers. Styles may stay inline (style="" attributes in the templates).
+# hls.js plays the kitchen video through blob: URLs and a blob: worker.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_CSP_SELF],
+        "script-src": [_CSP_SELF, _CSP_NONCE],
+        "style-src": [_CSP_SELF, _CSP_UNSAFE_INLINE],
+        "img-src": [_CSP_SELF, "data:", "blob:"],
+        "media-src": [_CSP_SELF, "blob:"],
+        "worker-src": [_CSP_SELF, "blob:"],
+        "connect-src": [_CSP_SELF],
+        "font-src": [_CSP_SELF, "data:"],
+        "object-src": [_CSP_NONE],
+        "base-uri": [_CSP_SELF],
+        "form-action": [_CSP_SELF],
+        "frame-ancestors": [_CSP_NONE],
+    }
+}

@@ -17,3 +17,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Page and API tests sign in with force_login: the second factor is tested on its own
+# (canteen/accounts/tests), with CANTEEN_OTP_REQUIRED switched on there.
+CANTEEN_OTP_REQUIRED = False

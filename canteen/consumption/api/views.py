@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.utils import json as drf_json
 from rest_framework.views import APIView
 
+from canteen.accounts.authentication import ExpiringTokenAuthentication
 from canteen.core.api import exception_handler, idempotent_response
 from canteen.core.errors import DomainError, Forbidden
 from canteen.core.idempotency import check_key
@@ -42,7 +43,7 @@ from .serializers import (
 AUTH = [
     TerminalTokenAuthentication,
     authentication.SessionAuthentication,
-    authentication.TokenAuthentication,
+    ExpiringTokenAuthentication,
 ]
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="one per checkout"

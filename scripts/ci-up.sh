@@ -17,7 +17,8 @@ export CANTEEN_WEB_WORKERS=1
 # As a deployment runs (DEBUG on keeps every query of the seed in memory and slows it).
 export CANTEEN_DEBUG="${CANTEEN_DEBUG:-0}"
 started=$(date +%s)
-setsid .venv/bin/canteen up >"$log" 2>&1 &
+# python -m: the `canteen` script of a shared virtualenv may import another checkout.
+setsid .venv/bin/python -m canteen.cli up >"$log" 2>&1 &
 up_pid=$!
 stop() {
   kill -INT "$up_pid" 2>/dev/null || true  # `up` stops web and its companions on Ctrl+C

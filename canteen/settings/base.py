@@ -365,3 +365,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [_CSP_NONE],
     }
 }
+
+# The schema lists every error status and body an operation can answer with (canteen.core.schema).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "canteen.core.schema.add_error_responses",
+]

@@ -16,3 +16,16 @@ def is_english(language: str | None = None) -> bool:
 
 def tr(zh: str, en: str, language: str | None = None) -> str:
     return en if is_english(language) else zh
+
+
+def choice_label(choices: str, value: object) -> str:
+    """The label of `value` in `canteen.<app>.choices.<Class>` ("meals.SessionKind"), for codes
+    stored without `choices=` on their field (a copied session kind, an event payload)."""
+    import importlib
+
+    app, _, name = choices.partition(".")
+    enum = getattr(importlib.import_module(f"canteen.{app}.choices"), name)
+    try:
+        return str(enum(value).label)
+    except ValueError:
+        return "" if value is None else str(value)

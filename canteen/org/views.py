@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import render
+
+from canteen.core.pagination import paginate
 
 from . import selectors
 from .choices import Role
@@ -23,7 +24,5 @@ def school_list(request):
 @login_required
 def student_list(request):
     search = request.GET.get("q", "").strip()[:40]
-    page = Paginator(selectors.students_visible(actor=request.user, search=search), 50).get_page(
-        request.GET.get("page")
-    )
+    page = paginate(request, selectors.students_visible(actor=request.user, search=search), 50)
     return render(request, "org/student_list.html", {"page": page, "q": search})

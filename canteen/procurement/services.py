@@ -871,6 +871,8 @@ def delivery_dispatch(
     today = timezone.localdate()
     supplier_assert_can_trade(supplier=order.supplier, on=today)
     order_lines = {str(line.pk): line for line in order.lines.select_related("item")}
+    lines = list(lines)
+    _require_trace_data(lines, order_lines)
     delivery = Delivery.objects.create(
         number=_number("DL", today),
         order=order,
@@ -883,8 +885,6 @@ def delivery_dispatch(
         created_by=_user_or_none(actor),
     )
     count = 0
-    lines = list(lines)
-    _require_trace_data(lines, order_lines)
     for raw in lines:
         key = raw.get("order_line")
         order_line = order_lines.get(str(getattr(key, "pk", key)))

@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from canteen.core.pagination import paginate
+from canteen.core.todo import todo_for
 
 from . import selectors
 from .choices import Role
@@ -9,7 +10,8 @@ from .choices import Role
 
 @login_required
 def home(request):
-    context = {"overview": selectors.org_overview(actor=request.user)}
+    # What needs the user now comes first (each domain's providers, canteen/core/todo.py).
+    context = {"overview": selectors.org_overview(actor=request.user), "todo": todo_for(request.user)}
     if request.user.role == Role.GUARDIAN:
         context["children"] = selectors.children_of(guardian_user=request.user)
     return render(request, "home.html", context)

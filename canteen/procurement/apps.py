@@ -28,3 +28,10 @@ class ProcurementConfig(AppConfig):
         NavItem("供应商证照", "Suppliers", "procurement:suppliers", roles=REGULATORS | {"school_admin"}, order=45),
         NavItem("供应商门户", "Supplier portal", "procurement:portal", roles={"supplier_user"}, order=40),
     ]
+
+    def ready(self) -> None:
+        from canteen.core.todo import register
+
+        from . import todo
+
+        register(todo.todo_items)  # the home page's "needs you now"

@@ -24,4 +24,9 @@ class SupervisionConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from canteen.core.todo import register
+
+        from . import todo
+
+        register(todo.todo_items)  # the home page's "needs you now"
         from . import handlers  # noqa: F401 - registers the event subscribers

@@ -1,14 +1,16 @@
 """Chinese first, English second, side by side in the code.
 
 The interface is written once in both languages at the place it is used (`tr("首页", "Home")`
-and `{% t "首页" "Home" %}`) instead of gettext catalogues: seven domains grow in parallel and a
-shared .po file would be a merge hotspot; a translator can still find every string with grep.
-See docs/decisions.md."""
+and `{% t "首页" "Home" %}`): seven domains grow in parallel and a hand-kept .po file would be a
+merge hotspot. The gettext catalogs (zh_Hans, en) are generated from these pairs
+(`manage.py i18n_catalogs`, canteen/core/catalogs.py) and compiled by scripts/setup.sh; `tr`
+reads the compiled catalog and falls back to the code's text. See docs/decisions.md."""
 
 from __future__ import annotations
 
 import re
 
+from django.utils import translation
 from django.utils.functional import Promise, lazy
 from django.utils.translation import get_language
 
@@ -18,7 +20,24 @@ def is_english(language: str | None = None) -> bool:
 
 
 def tr(zh: str, en: str, language: str | None = None) -> str:
-    return en if is_english(language) else zh
+    """The active language's text: the compiled catalog's (canteen/core/catalogs.py) when it has
+    this pair, else the code's own."""
+    english = is_english(language)
+    fallback = en if english else zh
+    if language is not None and language != get_language():
+        with translation.override(language):
+            return _from_catalog(zh, en, fallback)
+    return _from_catalog(zh, en, fallback)
+
+
+def _from_catalog(zh: str, en: str, fallback: str) -> str:
+    # A Chinese text with several English renderings has the other renderings under msgctxt.
+    found = translation.pgettext(en, zh)
+    if found == zh:
+        found = translation.gettext(zh)
+    if found == zh or not found:
+        return fallback
+    return found
 
 
 # "已立案 Opened": Chinese (no Latin letters, at least one CJK character), a space, English.
@@ -67,9 +86,18 @@ def localize_choices() -> None:
     """Every enum of the project shows one language: the labels of the TextChoices classes and of
     the model fields built from them become `localized`. Run once when the apps are ready, so
     that enums added anywhere in the code, written as "中文 English" pairs, follow."""
+    import importlib
+
     from django.apps import apps
     from django.db import models
 
+    for config in apps.get_app_configs():  # enums not imported by any model yet
+        if config.name.startswith("canteen."):
+            try:
+                importlib.import_module(f"{config.name}.choices")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.choices":
+                    raise
     pending = list(models.Choices.__subclasses__())
     while pending:
         enum = pending.pop()

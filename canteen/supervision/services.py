@@ -132,6 +132,7 @@ def _step(
     )
 
 
+@transaction.atomic  # the open case of a source is locked: needs a transaction on PostgreSQL
 def case_open(
     *,
     actor: Any | None,

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -7,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from canteen.accounts import urls as accounts_urls
 from canteen.core import views as core_views
+from canteen.core.media import serve_media
 from canteen.org import views as org_views
 
 DOMAINS = ["org", "ledger", "procurement", "trace", "meals", "identity", "consumption", "kitchen", "supervision"]
@@ -31,5 +31,6 @@ urlpatterns = [
 urlpatterns += [path("api/v1/", include([path(f"{d}/", include(f"canteen.{d}.api.urls")) for d in DOMAINS]))]
 urlpatterns += [path("", include(f"canteen.{d}.urls")) for d in DOMAINS]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploads are served through a view that asks the owning domain whether the viewer may see the
+# file (canteen/core/media.py), in every configuration: never a plain directory listing of links.
+urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", serve_media, name="media")]

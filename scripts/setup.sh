@@ -9,14 +9,15 @@ SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
 # chromium: page tests in a real browser; ffmpeg: kitchen video; fonts-noto-cjk: Chinese in PDFs,
-# labels and screenshots; nodejs/npm: front-end libraries (ECharts, hls.js) served locally.
+# labels and screenshots; nodejs/npm: front-end libraries (ECharts, hls.js) served locally;
+# gettext: msgfmt compiles the interface's catalogs (canteen/locale).
 # fonts-dejavu-core: the clock burnt into the simulated kitchen cameras. postgresql-client: pgbench
 # (bench/ledger.py's reference); wrk: the load generator of bench/checkout.py, and valgrind its
 # count of the web process's instructions per checkout; redis-server: the shared cache production
 # uses (CANTEEN_REDIS_URL), exercised by a test. g++, make, libopenblas-dev: dlib is compiled here
 # against OpenBLAS (the face embedding 5× faster than the prebuilt wheel's own matrix code;
 # docs/decisions.md); pip brings CMake itself.
-APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core nodejs npm postgresql-client wrk valgrind redis-server g++ make libopenblas-dev)
+APT_PACKAGES=(chromium ffmpeg fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core nodejs npm postgresql-client wrk valgrind redis-server g++ make libopenblas-dev gettext)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -76,4 +77,9 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
   npm install --no-audit --no-fund --loglevel=error
   touch node_modules
 fi
+
+# gettext catalogs (generated from the code by `manage.py i18n_catalogs`): msgfmt from Debian's gettext.
+for po in canteen/locale/*/LC_MESSAGES/django.po; do
+  msgfmt --check -o "${po%.po}.mo" "$po"
+done
 echo "✓ setup done"

@@ -376,6 +376,9 @@ def checkout_record(
                     actor=actor if getattr(actor, "pk", None) else None,
                     memo=f"{offer.served_on} {offer.set_meal_name}",
                     meal_ref=str(record.pk),
+                    # A meal of an earlier day (a backfill, the demo's past lunches) is dated on
+                    # that day and does not count against today's daily limit.
+                    served_on=offer.served_on,
                 )
                 record.posting_id = str(posting.pk)
                 known = getattr(posting, "balance_after_fen", None)
@@ -506,6 +509,10 @@ def _checkout_in_one_call(
     """Checkout as one `consumption_checkout` call; None when the Python path must do it."""
     from canteen.ledger import services as ledger_services
 
+    if offer.served_on != timezone.localdate():
+        # The one call charges today's spending; an earlier day's meal takes meal_charge's path,
+        # which dates it on its day outside today's daily limit.
+        return None
     call = ledger_services.meal_charge_call(
         student=student,
         amount=offer.price,
@@ -662,6 +669,7 @@ def meal_record_settle(*, record: MealRecord) -> MealRecord:
                 campus=record.campus,
                 memo=f"{record.served_on} {record.set_meal_name}（离线补扣）",
                 meal_ref=str(record.pk),
+                served_on=record.served_on,
             )
         except (ledger_errors.InsufficientFunds, ledger_errors.DailyLimitExceeded):
             return record

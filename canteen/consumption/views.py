@@ -11,7 +11,6 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
+from canteen.core.pagination import paginate
 from canteen.org.models import ServingWindow
 
 from . import selectors, services
@@ -39,7 +39,7 @@ def _day(value: str | None) -> date | None:
 def record_list(request: HttpRequest) -> HttpResponse:
     served_on = _day(request.GET.get("day"))
     records = selectors.meal_records(actor=request.user, served_on=served_on)
-    page = Paginator(records, 50).get_page(request.GET.get("page"))
+    page = paginate(request, records, 50)
     summary = []
     campus_id = getattr(request.user, "campus_id", None)
     if campus_id:

@@ -8,3 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from canteen.core import checks  # noqa: F401 - registers the database checks
+        from canteen.core.i18n import localize_choices
+
+        localize_choices()

@@ -29,6 +29,21 @@ class DomainError(Exception):
     def message(self, language: str | None) -> str:
         return self.message_en if (language or "").startswith("en") else self.message_zh
 
+    def detail_text(self, language: str | None) -> str:
+        """The details as a person reads them ("" when the message says it all). Pages show
+        this, never the details dict: its keys and values are codes for programs."""
+        return ""
+
+    def full_message(self, language: str | None) -> str:
+        detail = self.detail_text(language)
+        if not detail:
+            return self.message(language)
+        return (
+            f"{self.message(language)} ({detail})"
+            if (language or "").startswith("en")
+            else f"{self.message(language)}（{detail}）"
+        )
+
     def as_body(self, language: str | None = None) -> dict[str, Any]:
         return {
             "error": {

@@ -1,8 +1,12 @@
-"""One pagination policy for every API list: limit/offset with a ceiling on the page size.
+"""Paging, one policy each for the API and the HTML pages.
 
-DRF's own LimitOffsetPagination caps `limit` but passes any `offset` to the database (beyond a
-bigint that is a DataError, a 500) and silently falls back to the default on garbage. Here both
-are validated first and a bad value is a 400 with the project's error body.
+API lists: limit/offset with a ceiling on the page size. DRF's own LimitOffsetPagination caps
+`limit` but passes any `offset` to the database (beyond a bigint that is a DataError, a 500) and
+silently falls back to the default on garbage. Here both are validated first and a bad value is a
+400 with the project's error body.
+
+HTML lists: `paginate(request, rows)` in the view and `{% include "_pager.html" %}` in the
+template (links keep the list's other filters).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
@@ -62,3 +68,15 @@ class CanteenPagination(LimitOffsetPagination):
             elif param["name"] == self.offset_query_param:
                 param["schema"] = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
         return params
+
+
+PER_PAGE = 30
+
+
+def paginate(request: HttpRequest, rows: Any, per_page: int = PER_PAGE) -> Page:
+    page = Paginator(rows, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    # "?day=2026-12-08&" + "page=2": the pager's links keep the filters.
+    page.query = query.urlencode() + ("&" if query else "")
+    return page

@@ -47,3 +47,17 @@ def decode_all_qr(image: np.ndarray) -> list[str]:
         if ok:
             found.extend(t for t in texts if t and t not in found)
     return found
+
+
+def qr_svg_document(text: str, *, scale: int = 6, border: int = 2) -> str:
+    """A QR code as a standalone SVG document (served as image/svg+xml, shown by <img>).
+
+    segno's `svg_inline` leaves out the SVG namespace, which is right inside an HTML page and
+    wrong for a file: a browser then shows a broken image."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="svg", scale=scale, border=border, xmldecl=False, svgns=True)
+    return buffer.getvalue().decode()

@@ -21,3 +21,10 @@ class KitchenConfig(AppConfig):
             order=62,
         ),
     ]
+
+    def ready(self) -> None:
+        from canteen.core.todo import register
+
+        from . import todo
+
+        register(todo.todo_items)  # the home page's "needs you now"

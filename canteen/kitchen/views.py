@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
+from canteen.core.pagination import paginate
 from canteen.core.params import int_param
 from canteen.org.models import Campus, School
 
@@ -147,8 +148,7 @@ def recording_file(request, camera_id, name: str):
 def alarm_list(request):
     status = request.GET.get("status", "")
     kind = request.GET.get("kind", "")
-    page = Paginator(selectors.alarms_visible(actor=request.user, status=status or None, kind=kind or None), 30)
-    page = page.get_page(request.GET.get("page"))
+    page = paginate(request, selectors.alarms_visible(actor=request.user, status=status or None, kind=kind or None))
     for alarm in page.object_list:
         alarm.next_moves = sorted(services.ALARM_MOVES.get(alarm.status, set()))
     return render(

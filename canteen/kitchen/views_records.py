@@ -13,6 +13,7 @@ from django.utils.functional import lazy
 
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
+from canteen.core.widgets import DateTimeLocalInput
 
 from . import selectors, services
 from .choices import DisinfectionMethod, DisinfectionTarget, Meal, Symptom, WasteKind
@@ -89,9 +90,7 @@ class FoodSampleForm(forms.Form):
 class DisinfectionForm(forms.Form):
     target = forms.ChoiceField(choices=DisinfectionTarget.choices, label=ltr("对象", "Target"))
     method = forms.ChoiceField(choices=DisinfectionMethod.choices, label=ltr("方式", "Method"))
-    started_at = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label=ltr("开始时间", "Started")
-    )
+    started_at = forms.DateTimeField(widget=DateTimeLocalInput(), label=ltr("开始时间", "Started"))
     duration_min = forms.IntegerField(min_value=1, label=ltr("时长（分钟）", "Minutes"))
     temperature_c = forms.IntegerField(required=False, label=ltr("温度 ℃", "Temperature ℃"))
     concentration_mg_l = forms.IntegerField(required=False, label=ltr("浓度 mg/L", "Concentration mg/L"))
@@ -119,9 +118,7 @@ class WasteForm(forms.Form):
     collector_company = forms.CharField(max_length=80, label=ltr("收运单位", "Collector"))
     collector_name = forms.CharField(max_length=40, required=False, label=ltr("收运人", "Collected by"))
     receipt_no = forms.CharField(max_length=40, required=False, label=ltr("联单号", "Receipt no."))
-    disposed_at = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label=ltr("时间", "When")
-    )
+    disposed_at = forms.DateTimeField(widget=DateTimeLocalInput(), label=ltr("时间", "When"))
 
 
 def _form_page(request, form_class, title: tuple[str, str], save, *, setup=None):

@@ -28,4 +28,9 @@ class LedgerConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from canteen.core.todo import register
+
+        from . import todo
+
+        register(todo.todo_items)  # the home page's "needs you now"
         post_migrate.connect(_clear_caches, dispatch_uid="ledger-clear-caches")

@@ -31,8 +31,14 @@ def wallet_of(*, student: Student) -> Account | None:
 
 
 def wallets_for_guardian(*, actor: Any) -> list[tuple[Student, Account | None]]:
-    children = list(Student.objects.visible_to(actor).select_related("campus", "school_class").order_by("name"))
-    wallets = {a.student_id: a for a in Account.objects.visible_to(actor).filter(kind=AccountKind.WALLET)}
+    from canteen.org.selectors import children_of
+
+    # The actor's own children only: an admin sees every wallet elsewhere, not on this page.
+    children = list(children_of(guardian_user=actor).order_by("name")) if actor.is_authenticated else []
+    wallets = {
+        a.student_id: a
+        for a in Account.objects.visible_to(actor).filter(kind=AccountKind.WALLET, student__in=[c.pk for c in children])
+    }
     return [(child, wallets.get(child.pk)) for child in children]
 
 

@@ -49,6 +49,7 @@ from canteen.core.audit import audit_record
 from canteen.core.db import client_cursor, fetch_one
 from canteen.core.errors import DomainError
 from canteen.core.events import Event, publish, subscribers_of
+from canteen.core.i18n import pair_of
 from canteen.core.money import Money
 from canteen.org.choices import Role, StudentStatus
 from canteen.org.models import Campus, GuardianLink, Student
@@ -199,7 +200,7 @@ def house_ref(
 ) -> AccountRef:
     scope = campus_scope(campus)
     code = f"{kind}:{scope.campus_id}" + (f":{owner_id}" if owner_id else "")
-    defaults: dict[str, Any] = {"name": name or AccountKind(kind).label.split(" ")[0]}
+    defaults: dict[str, Any] = {"name": name or pair_of(AccountKind(kind).label)[0]}
     if owner_id:
         defaults["owner_id"] = owner_id
     if kind == AccountKind.PAYABLE:

@@ -9,6 +9,7 @@ class MealsConfig(AppConfig):
     name = "canteen.meals"
     label = "meals"
     verbose_name = "膳食 Meals"
+    media_access = {"meals/dishes/": "canteen.meals.media.may_read_dish_photo"}
     nav_group = NavGroup("膳食", "Meals", order=30)
     nav = [
         NavItem("菜单", "Menus", "meals:overview", roles=STAFF, order=30),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from canteen.core.i18n import tr
+from canteen.core.i18n import pair_of, tr
 
 from .choices import FoodGroup, SessionKind
 
@@ -216,7 +216,7 @@ def check_meal(*, totals: dict, session_kind: str, group: str, subject: str, gen
             continue
         if grams < low or grams > high:
             label = FoodGroup(food_group).label
-            zh, en = label.split(" ", 1)
+            zh, en = pair_of(label)
             low_side = grams < low
             flags.append(
                 Flag(

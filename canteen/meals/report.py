@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from canteen.core.i18n import tr
+from canteen.core.i18n import pair_of, tr
 from canteen.org.models import Campus
 
 from . import selectors
@@ -97,7 +97,7 @@ def week_report_pdf(report: WeekReport) -> bytes:
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20)
     small = ParagraphStyle("small", fontName=font, fontSize=8, leading=10)
     cell = ParagraphStyle("cell", fontName=font, fontSize=8.5, leading=11)
-    allergen_labels = {a.value: a.label.split(" ")[0] for a in Allergen}
+    allergen_labels = {a.value: pair_of(a.label)[0] for a in Allergen}
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(

@@ -96,11 +96,11 @@ class SessionMenu:
 
     @property
     def kind_label(self) -> str:
-        from canteen.core.i18n import tr
+        from canteen.core.i18n import pair_of, tr
 
         from .choices import SessionKind
 
-        zh, en = SessionKind(self.kind).label.split(" ", 1)
+        zh, en = pair_of(SessionKind(self.kind).label)
         return tr(zh, en)
 
 

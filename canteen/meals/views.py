@@ -388,7 +388,7 @@ def dish_list(request: HttpRequest) -> HttpResponse:
 def my_menus(request: HttpRequest) -> HttpResponse:
     """For a parent: each child's meals today (what the window will serve them, allergens that
     concern them, energy against the guideline), the canteen's menu page, and sick leave."""
-    from canteen.org.models import Student
+    from canteen.org import selectors as org_selectors
 
     from . import guideline
     from .forecast import student_set_meals
@@ -397,7 +397,9 @@ def my_menus(request: HttpRequest) -> HttpResponse:
         return _report_leave(request)
     today = timezone.localdate()
     children = []
-    for student in Student.objects.visible_to(request.user).select_related("campus__school").order_by("name"):
+    # The user's own children (a guardian's links), never every pupil the user may see: an
+    # admin opening this page would otherwise render the whole district.
+    for student in org_selectors.children_of(guardian_user=request.user).order_by("name"):
         canteen = student.campus.canteens.first()
         board_obj = services.menu_board_ensure(canteen=canteen) if canteen else None
         menus = selectors.menu_for_day(campus=student.campus, day=today, with_nutrition=True)

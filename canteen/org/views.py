@@ -1,6 +1,8 @@
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import render
+
+from canteen.core.pagination import paginate
+from canteen.core.todo import todo_for
 
 from . import selectors
 from .choices import Role
@@ -8,7 +10,8 @@ from .choices import Role
 
 @login_required
 def home(request):
-    context = {"overview": selectors.org_overview(actor=request.user)}
+    # What needs the user now comes first (each domain's providers, canteen/core/todo.py).
+    context = {"overview": selectors.org_overview(actor=request.user), "todo": todo_for(request.user)}
     if request.user.role == Role.GUARDIAN:
         context["children"] = selectors.children_of(guardian_user=request.user)
     return render(request, "home.html", context)
@@ -23,7 +26,5 @@ def school_list(request):
 @login_required
 def student_list(request):
     search = request.GET.get("q", "").strip()[:40]
-    page = Paginator(selectors.students_visible(actor=request.user, search=search), 50).get_page(
-        request.GET.get("page")
-    )
+    page = paginate(request, selectors.students_visible(actor=request.user, search=search), 50)
     return render(request, "org/student_list.html", {"page": page, "q": search})

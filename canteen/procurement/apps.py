@@ -10,6 +10,10 @@ class ProcurementConfig(AppConfig):
     name = "canteen.procurement"
     label = "procurement"
     verbose_name = "食材采购 Procurement"
+    media_access = {
+        "procurement/qc/": "canteen.procurement.media.may_read_qc_report",
+        "procurement/licences/": "canteen.procurement.media.may_read_licence",
+    }
     nav_group = NavGroup("采购溯源", "Supply & trace", order=40)
     nav = [
         NavItem("采购订单", "Orders", "procurement:orders", roles=STAFF | REGULATORS, order=40),
@@ -24,3 +28,10 @@ class ProcurementConfig(AppConfig):
         NavItem("供应商证照", "Suppliers", "procurement:suppliers", roles=REGULATORS | {"school_admin"}, order=45),
         NavItem("供应商门户", "Supplier portal", "procurement:portal", roles={"supplier_user"}, order=40),
     ]
+
+    def ready(self) -> None:
+        from canteen.core.todo import register
+
+        from . import todo
+
+        register(todo.todo_items)  # the home page's "needs you now"

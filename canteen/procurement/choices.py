@@ -85,3 +85,16 @@ class MovementKind(models.TextChoices):
 class CountStatus(models.TextChoices):
     OPEN = "open", "盘点中 Counting"
     CLOSED = "closed", "已完成 Closed"
+
+
+class QuickTest(models.TextChoices):
+    """The rapid tests recorded with a batch (their codes are stored in Batch.quick_tests)."""
+
+    PESTICIDE_RESIDUE = "pesticide_residue", "农药残留（酶抑制率） Pesticide residue (enzyme inhibition)"
+    CLENBUTEROL = "clenbuterol", "瘦肉精（克伦特罗） Clenbuterol"
+    RACTOPAMINE = "ractopamine", "莱克多巴胺 Ractopamine"
+    SALBUTAMOL = "salbutamol", "沙丁胺醇 Salbutamol"
+    FORMALDEHYDE = "formaldehyde", "甲醛 Formaldehyde"
+    SULFUR_DIOXIDE = "sulfur_dioxide", "二氧化硫 Sulfur dioxide"
+    NITRITE = "nitrite", "亚硝酸盐 Nitrite"
+    MALACHITE_GREEN = "malachite_green", "孔雀石绿 Malachite green"

@@ -33,12 +33,39 @@ class InvalidUpload(ValidationFailed):
     message_en = "The file must be a PDF or an image (JPEG/PNG/WebP) within the size limit"
 
 
+TRACE_FIELDS = {
+    "batch_number": ("批号", "batch number"),
+    "producer": ("生产者", "producer"),
+    "production_date": ("生产日期", "production date"),
+    "qc_report": ("检验报告", "QC report"),
+}
+
+
 class TraceDataMissing(ValidationFailed):
     code = "trace_data_missing"
     message_zh = "批次缺少追溯信息（批号、生产者、生产日期、检验报告），不能验收"
     message_en = (
         "The batch lacks its trace data (batch number, producer, production date, QC report): it cannot be accepted"
     )
+
+    def detail_text(self, language: str | None) -> str:
+        """ "白菜：缺少检验报告" for each line, not the details dict (its field codes)."""
+        english = (language or "").startswith("en")
+        parts = []
+        for line in self.details.get("lines") or [self.details]:
+            fields = [TRACE_FIELDS.get(name, (name, name))[1 if english else 0] for name in line.get("missing", [])]
+            if fields:
+                joined = ", ".join(fields) if english else "、".join(fields)
+                parts.append(
+                    f"{line.get('item', '')}: no {joined}" if english else f"{line.get('item', '')}：缺少{joined}"
+                )
+        return "; ".join(parts) if english else "；".join(parts)
+
+
+class TraceDataMissingAtDispatch(TraceDataMissing):
+    code = "trace_data_missing"
+    message_zh = "每个批次须填写批号、生产者并上传检验报告后才能送货"
+    message_en = "Every batch needs its batch number, producer and QC report before it can be dispatched"
 
 
 class AcceptanceRefused(ValidationFailed):

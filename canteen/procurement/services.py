@@ -50,6 +50,7 @@ from .errors import (
     SupplierLicenceMissing,
     SupplierNotApproved,
     TraceDataMissing,
+    TraceDataMissingAtDispatch,
 )
 from .models import (
     AcceptanceCheck,
@@ -832,6 +833,28 @@ def _date(value: Any, field: str) -> date:
 
 
 @transaction.atomic
+def _require_trace_data(lines: list[dict[str, Any]], order_lines: dict[str, PurchaseOrderLine]) -> None:
+    """Every batch leaves with its batch number, producer and QC report: refused here, where the
+    supplier can still add them, not at the store room's door (before any file is stored)."""
+    missing_by_line: list[dict[str, Any]] = []
+    for raw in lines:
+        key = raw.get("order_line")
+        order_line = order_lines.get(str(getattr(key, "pk", key)))
+        missing = [
+            name
+            for name, value in (
+                ("batch_number", str(raw.get("batch_number") or "").strip()),
+                ("producer", str(raw.get("producer") or "").strip()),
+                ("qc_report", raw.get("qc_report")),
+            )
+            if not value
+        ]
+        if missing and order_line is not None:
+            missing_by_line.append({"item": order_line.item.name, "missing": missing})
+    if missing_by_line:
+        raise TraceDataMissingAtDispatch(details={"lines": missing_by_line})
+
+
 def delivery_dispatch(
     *,
     actor: Any,
@@ -855,6 +878,8 @@ def delivery_dispatch(
     today = timezone.localdate()
     supplier_assert_can_trade(supplier=order.supplier, on=today)
     order_lines = {str(line.pk): line for line in order.lines.select_related("item")}
+    lines = list(lines)
+    _require_trace_data(lines, order_lines)
     delivery = Delivery.objects.create(
         number=_number("DL", today),
         order=order,

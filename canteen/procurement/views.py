@@ -10,7 +10,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_POST
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 from canteen.core.money import Money
+from canteen.core.pagination import paginate
 from canteen.core.params import date_param
 from canteen.org.choices import Role
 from canteen.org.models import Campus
@@ -37,8 +37,7 @@ def _day(value: str | None, default: date) -> date:
 
 
 def _fail(request: HttpRequest, exc: DomainError) -> None:
-    detail = "; ".join(f"{k}: {v}" for k, v in exc.details.items()) if exc.details else ""
-    messages.error(request, exc.message(request.LANGUAGE_CODE) + (f"（{detail}）" if detail else ""))
+    messages.error(request, exc.full_message(request.LANGUAGE_CODE))
 
 
 def domain_action(back: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -260,7 +259,7 @@ def item_new(request: HttpRequest) -> HttpResponse:
 def orders(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     qs = selectors.order_list(actor=request.user, status=status)
-    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    page = paginate(request, qs)
     return render(
         request,
         "procurement/orders.html",
@@ -486,7 +485,7 @@ def deliver(request: HttpRequest, order_id: str) -> HttpResponse:
 def deliveries(request: HttpRequest) -> HttpResponse:
     qs = selectors.delivery_list(actor=request.user)
     waiting = qs.filter(status__in=["dispatched", "arrived"])
-    done = Paginator(qs.exclude(status__in=["dispatched", "arrived"]), 30).get_page(request.GET.get("page"))
+    done = paginate(request, qs.exclude(status__in=["dispatched", "arrived"]))
     return render(request, "procurement/deliveries.html", {"waiting": waiting, "page": done})
 
 

@@ -192,6 +192,9 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+# i18n (issue 23): the catalogs generated from the code's bilingual texts (manage.py i18n_catalogs),
+# compiled by scripts/setup.sh; canteen.core.i18n.tr falls back to the code's text without them.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

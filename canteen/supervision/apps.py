@@ -10,6 +10,7 @@ class SupervisionConfig(AppConfig):
     name = "canteen.supervision"
     label = "supervision"
     verbose_name = "监管 Supervision"
+    media_access = {"supervision/cases/": "canteen.supervision.media.may_read_evidence"}
     nav_group = NavGroup("监管", "Oversight", order=80)
     nav = [
         NavItem("监管驾驶舱", "Dashboard", "supervision:dashboard", roles=REGULATORS, order=80),
@@ -23,4 +24,9 @@ class SupervisionConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from canteen.core.todo import register
+
+        from . import todo
+
+        register(todo.todo_items)  # the home page's "needs you now"
         from . import handlers  # noqa: F401 - registers the event subscribers

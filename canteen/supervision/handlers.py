@@ -476,7 +476,8 @@ def on_alarm_raised(event: Event) -> None:
         source=CaseSource.ALARM,
         source_ref=str(p.get("alarm_id") or event.id),
         title=f"明厨亮灶告警：{label}",
-        description=f"{label} camera={p.get('camera_id', '')} at={at.isoformat()}",
+        # Local time, no ids: the case page is read by people, not programs.
+        description=f"{label}（{timezone.localtime(at):%Y-%m-%d %H:%M}）",
         severity=Severity.HIGH if p.get("severity") in ("high", "critical") else Severity.MEDIUM,
     )
     live_add(kind="alarm", text_zh=f"告警：{label}", text_en=f"Alarm: {kind}", org=keys.as_fields())

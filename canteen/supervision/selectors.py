@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from canteen.core.errors import Forbidden, NotFound, ValidationFailed
 from canteen.core.i18n import tr
+from canteen.core.localtime import local_iso
 from canteen.core.scoping import scope_of
 
 from .choices import OPEN_STATUSES, CaseStatus, FeedbackKind, FeedbackStatus, Flag
@@ -547,9 +548,9 @@ def bigscreen(*, actor: Any, unit: Unit, now: datetime | None = None) -> dict[st
         return _bigscreen(actor=actor, unit=unit, now=now)
 
 
-def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any]:
+def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None, day: date | None = None) -> dict[str, Any]:
     now = now or timezone.now()
-    today = timezone.localdate(now)
+    today = day or timezone.localdate(now)
     flt = _unit_filter(unit)
     stats = DailyCampusStats.objects.visible_to(actor).filter(**flt, day=today)
     tot = stats.aggregate(
@@ -620,19 +621,32 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
                 # Participation is lunch takers over pupils: breakfast and dinner (boarders) would
                 # push meals per pupil over 100 %.
                 "participation_rate": _ratio(r["meals_lunch"], d.enrolled) if d and d.enrolled else None,
-                "last_served_at": r["last_served_at"].isoformat() if r["last_served_at"] else None,
+                "last_served_at": local_iso(r["last_served_at"]),
             }
         )
     ranking.sort(key=lambda x: (-(x["participation_rate"] or 0), -x["meals"]))
     live = [
-        {"id": i.id, "at": i.at.isoformat(), "kind": i.kind, "text": tr(i.text_zh, i.text_en)}
+        {"id": i.id, "at": local_iso(i.at), "kind": i.kind, "text": tr(i.text_zh, i.text_en)}
         for i in LiveItem.objects.visible_to(actor).filter(**flt, at__date=today)[:15]
     ]
     enrolled = CampusDim.objects.filter(**flt).aggregate(n=Sum("enrolled"), campuses=Count("campus_id"))
     served = (tot["served"] or 0) - (tot["voided"] or 0)
+    last_day = None
+    if served == 0 and day is None:
+        # Before the first meal of the day "today" is all zeros: the curve and the ranking show
+        # the last day meals were served, labelled with its date, until today's first checkout.
+        previous = (
+            DailyCampusStats.objects.visible_to(actor)
+            .filter(**flt, day__lt=today, meals_served__gt=0)
+            .aggregate(day=Max("day"))["day"]
+        )
+        if previous is not None:
+            before = _bigscreen(actor=actor, unit=unit, now=now, day=previous)
+            last_day = {k: before[k] for k in ("today", "meals_today", "participation_rate", "hourly", "ranking")}
     return {
+        "last_day": last_day,
         "unit": {"level": unit.level, "id": str(unit.id), "name": unit.name},
-        "now": now.isoformat(),
+        "now": local_iso(now),
         "today": today.isoformat(),
         "meals_today": served,
         "revenue_today_fen": tot["revenue"] or 0,
@@ -641,7 +655,7 @@ def _bigscreen(*, actor: Any, unit: Unit, now: datetime | None) -> dict[str, Any
         "campuses_total": enrolled["campuses"] or 0,
         "enrolled": enrolled["n"] or 0,
         "participation_rate": _ratio(tot["lunch"] or 0, enrolled["n"] or 0),
-        "last_served_at": tot["last"].isoformat() if tot["last"] else None,
+        "last_served_at": local_iso(tot["last"]),
         "hourly": [{"hour": h, "meals": hourly.get(h, 0)} for h in range(6, 21)],
         "ranking": ranking[:12],
         "live": live,
@@ -684,40 +698,65 @@ def case_get(*, actor: Any, case_id: Any) -> Case:
     return case
 
 
+RANKING_WEIGHTS = {"recurrence": 5, "return": 3, "open": 4, "red_open": 10, "yellow_open": 5}
+
+
+def ranking_method() -> str:
+    """The scoring rule in words, shown above the ranking (the page states how it ranks)."""
+    w = RANKING_WEIGHTS
+    return tr(
+        f"得分 = 100 × 按期整改率（已销号问题中按期整改的比例；无已销号问题时按 100%）"
+        f" − {w['open']} × 未销号问题 − {w['red_open']} × 红牌未销号 − {w['yellow_open']} × 黄牌未销号"
+        f" − {w['recurrence']} × 复发 − {w['return']} × 退回，最低 0 分。同分时未销号问题少者在前，再按问题数、校名。",
+        f"Score = 100 × on-time share (of the closed cases, those answered in time; 100% when none is closed)"
+        f" − {w['open']} × open cases − {w['red_open']} × open red flags − {w['yellow_open']} × open yellow flags"
+        f" − {w['recurrence']} × recurrences − {w['return']} × returns, at least 0. Ties: fewer open cases first,"
+        f" then fewer cases, then the school's name.",
+    )
+
+
 def school_ranking(*, actor: Any, start: date, end: date, district_id: Any = None) -> list[dict[str, Any]]:
-    """比晾晒: schools by how they close their cases. Score (0–100) = 100 × on-time share of
-    closed cases − 5 per recurrence (same problem at the same campus again) − 3 per return −
-    10 per open red-flag case; schools with no cases score 100."""
+    """比晾晒: schools by how they close their cases; the rule is `ranking_method()`. Every open
+    case costs points, so a school with open cases never ties with a school without any."""
     from canteen.org.models import School
 
+    w = RANKING_WEIGHTS
     schools = School.objects.visible_to(actor).select_related("district")
     if district_id:
         schools = schools.filter(district_id=district_id)
     cases = Case.objects.visible_to(actor).filter(
         school__in=schools, created_at__date__gte=start, created_at__date__lte=end
     )
+    empty = {"cases": 0, "closed": 0, "open": 0, "on_time": 0, "returns": 0, "red_open": 0, "yellow_open": 0}
     stats: dict[Any, dict[str, Any]] = {}
     pairs: dict[Any, set] = {}
     for c in cases.values("school_id", "status", "responded_late", "return_count", "flag", "source", "campus_id"):
-        s = stats.setdefault(
-            c["school_id"], {"cases": 0, "closed": 0, "on_time": 0, "returns": 0, "red_open": 0, "yellow_open": 0}
-        )
+        s = stats.setdefault(c["school_id"], dict(empty))
         s["cases"] += 1
         s["returns"] += c["return_count"]
         if c["status"] == CaseStatus.CLOSED:
             s["closed"] += 1
             s["on_time"] += 0 if c["responded_late"] else 1
-        elif c["flag"] == Flag.RED:
-            s["red_open"] += 1
-        elif c["flag"] == Flag.YELLOW:
-            s["yellow_open"] += 1
+        else:
+            s["open"] += 1
+            if c["flag"] == Flag.RED:
+                s["red_open"] += 1
+            elif c["flag"] == Flag.YELLOW:
+                s["yellow_open"] += 1
         pairs.setdefault(c["school_id"], set()).add((c["source"], c["campus_id"]))
     result = []
     for school in schools:
-        s = stats.get(school.pk, {"cases": 0, "closed": 0, "on_time": 0, "returns": 0, "red_open": 0, "yellow_open": 0})
+        s = stats.get(school.pk, dict(empty))
         recurrences = s["cases"] - len(pairs.get(school.pk, ()))
         on_time_share = s["on_time"] / s["closed"] if s["closed"] else 1.0
-        score = 100 * on_time_share - 5 * recurrences - 3 * s["returns"] - 10 * s["red_open"]
+        score = (
+            100 * on_time_share
+            - w["open"] * s["open"]
+            - w["red_open"] * s["red_open"]
+            - w["yellow_open"] * s["yellow_open"]
+            - w["recurrence"] * recurrences
+            - w["return"] * s["returns"]
+        )
         result.append(
             {
                 "school_id": str(school.pk),
@@ -729,7 +768,7 @@ def school_ranking(*, actor: Any, start: date, end: date, district_id: Any = Non
                 "score": round(max(0.0, min(100.0, score)), 1),
             }
         )
-    result.sort(key=lambda r: (-r["score"], r["red_open"], r["school"]))
+    result.sort(key=lambda r: (-r["score"], r["open"], r["red_open"], r["cases"], r["school"]))
     for rank, row in enumerate(result, start=1):
         row["rank"] = rank
     return result

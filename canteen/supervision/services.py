@@ -131,7 +131,7 @@ def _step(
     )
 
 
-@transaction.atomic
+@transaction.atomic  # the open case of a source is locked: needs a transaction on PostgreSQL
 def case_open(
     *,
     actor: Any | None,
@@ -352,6 +352,10 @@ def case_review(
     new_deadline = deadline or now + timedelta(days=DEADLINE_DAYS[Severity(case.severity)])
     if new_deadline <= now:
         raise DeadlineInPast()
+    if case.deadline and new_deadline < case.deadline:
+        # A return asks the school for more work: it may extend the time to do it, never cut
+        # the time the school was given.
+        new_deadline = case.deadline
     return _move(
         case,
         action=CaseAction.RETURN,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from canteen.core.errors import DomainError, Forbidden
 from canteen.core.i18n import tr
+from canteen.core.pagination import paginate
 from canteen.core.params import int_param
 from canteen.org.choices import REGULATOR_ROLES, SCHOOL_STAFF_ROLES
 
@@ -66,7 +67,11 @@ def bigscreen(request: HttpRequest) -> HttpResponse:
     unit = _unit(request)
     api = reverse("supervision-api:bigscreen") + f"?level={unit.level}&id={unit.id}"
     interval = int_param(request.GET, "every", default=3000, minimum=1000, maximum=3_600_000)
-    return render(request, "supervision/bigscreen.html", {"unit": unit, "api": api, "interval": interval})
+    return render(
+        request,
+        "supervision/bigscreen.html",
+        {"unit": unit, "api": api, "interval": interval, "time_zone": settings.TIME_ZONE},
+    )
 
 
 @login_required
@@ -80,7 +85,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         flag=q.get("flag") or None,
         open_only=q.get("open") == "1",
     )
-    page = Paginator(cases, 30).get_page(q.get("page"))
+    page = paginate(request, cases)
     return render(
         request,
         "supervision/case_list.html",
@@ -157,7 +162,7 @@ def case_detail(request: HttpRequest, pk) -> HttpResponse:
         "supervision/case_detail.html",
         {
             "case": case,
-            "steps": case.steps.all(),
+            "steps": case.steps.select_related("actor"),
             "evidence": case.evidence.all(),
             "actions": _allowed_actions(request.user, case),
             "schools": schools,
@@ -176,7 +181,11 @@ def ranking(request: HttpRequest) -> HttpResponse:
     rows = selectors.school_ranking(
         actor=request.user, start=start, end=end, district_id=request.GET.get("district") or None
     )
-    return render(request, "supervision/ranking.html", {"rows": rows, "start": start, "end": end})
+    return render(
+        request,
+        "supervision/ranking.html",
+        {"rows": rows, "start": start, "end": end, "method": selectors.ranking_method()},
+    )
 
 
 @login_required
@@ -209,7 +218,7 @@ def inspection_list(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, tr("输入有误", "The input is not valid"))
         return redirect("supervision:inspection-list")
-    page = Paginator(selectors.inspections_visible(actor=request.user), 30).get_page(request.GET.get("page"))
+    page = paginate(request, selectors.inspections_visible(actor=request.user))
     return render(
         request,
         "supervision/inspection_list.html",
@@ -264,7 +273,7 @@ def feedback_list(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message(request.LANGUAGE_CODE))
         return redirect("supervision:feedback-list")
-    page = Paginator(selectors.feedback_visible(actor=request.user), 30).get_page(request.GET.get("page"))
+    page = paginate(request, selectors.feedback_visible(actor=request.user))
     return render(request, "supervision/feedback_list.html", {"page": page})
 
 
@@ -274,21 +283,20 @@ def qr_sheet(request: HttpRequest) -> HttpResponse:
     _regulator_or_school(request.user)
     from canteen.org.models import Canteen
 
-    canteens = Canteen.objects.visible_to(request.user).select_related("campus__school").order_by("code")[:200]
-    return render(request, "supervision/qr_sheet.html", {"canteens": canteens})
+    canteens = Canteen.objects.visible_to(request.user).select_related("campus__school").order_by("code")
+    page = paginate(request, canteens, 24)
+    return render(request, "supervision/qr_sheet.html", {"canteens": page.object_list, "page": page})
 
 
 def qr_svg(request: HttpRequest, code: str) -> HttpResponse:
     """The QR code of a canteen's feedback form (public: it is printed on the wall anyway)."""
-    import segno
-
+    from canteen.core.qr import qr_svg_document
     from canteen.org.models import Canteen
 
     if not Canteen.objects.filter(code=code).exists():
         raise Http404
     url = request.build_absolute_uri(reverse("supervision:public-feedback", kwargs={"code": code}))
-    svg = segno.make(url, error="m").svg_inline(scale=6, border=2)
-    return HttpResponse(svg, content_type="image/svg+xml")
+    return HttpResponse(qr_svg_document(url), content_type="image/svg+xml")
 
 
 @require_http_methods(["GET", "POST"])

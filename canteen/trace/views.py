@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from canteen.core.clientip import client_ip
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
+from canteen.core.pagination import paginate
 
 from . import epcis, labels, selectors, services, sources
 from .models import TraceCode
@@ -195,7 +196,10 @@ def codes(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         qs = qs.filter(batch__item__name__icontains=query) | qs.filter(code=query.upper())
-    return render(request, "trace/codes.html", {"codes": qs[:200], "q": query, "formats": labels.FORMATS})
+    page = paginate(request, qs, 50)
+    return render(
+        request, "trace/codes.html", {"codes": page.object_list, "page": page, "q": query, "formats": labels.FORMATS}
+    )
 
 
 @login_required

@@ -18,3 +18,12 @@ def yuan(fen) -> str:
     if fen in (None, ""):
         return ""
     return str(Money(int(fen)))
+
+
+@register.filter
+def label(value, choices: str) -> str:
+    """{{ record.session_kind|label:"meals.SessionKind" }} → 午餐: an enum shown by its label in
+    the active language, never its code (an unknown code is shown as it is)."""
+    from canteen.core.i18n import choice_label
+
+    return choice_label(choices, value)

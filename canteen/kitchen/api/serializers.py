@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from canteen.core.localtime import local_iso
+
 from ..choices import Meal
 from ..models import Alarm, Camera, FoodSample
 
@@ -36,7 +38,7 @@ class CameraSerializer(serializers.ModelSerializer):
 
     def get_last_frame_at(self, camera) -> str | None:
         health = self._health(camera)
-        return health.last_frame_at.isoformat() if health and health.last_frame_at else None
+        return local_iso(health.last_frame_at) if health else None
 
     def get_restarts(self, camera) -> int:
         health = self._health(camera)

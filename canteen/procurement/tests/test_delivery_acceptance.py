@@ -203,8 +203,10 @@ def test_every_line_needs_a_decision_and_only_the_campus_store_decides(proc, shi
 def test_batch_without_trace_data_cannot_be_accepted(proc):
     order = make_confirmed_order(proc.world, proc.supplier, [(proc.rice, "2")])
     delivery = services.delivery_dispatch(
-        actor=proc.user(Role.SUPPLIER_USER), order=order, lines=[batch_line(order.lines.get(), "2", qc=False)]
+        actor=proc.user(Role.SUPPLIER_USER), order=order, lines=[batch_line(order.lines.get(), "2")]
     )
+    # A batch that lost its report (dispatch now requires one: a batch of older data).
+    Batch.objects.filter(delivery_line__delivery=delivery).update(qc_report="")
     store = proc.user(Role.STOREKEEPER)
     with pytest.raises(TraceDataMissing) as exc:
         services.delivery_accept(

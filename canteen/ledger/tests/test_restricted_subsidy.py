@@ -213,3 +213,29 @@ def test_the_report_shows_each_programme_and_funding_source_per_campus(world, ca
     assert nip.returned_fen + board.returned_fen == 200
     assert report.spent_on_meals_fen[student.campus_id] == 600
     assert report.unspent_fen.get(student.campus_id, 0) == 0
+
+
+def test_the_term_end_job_returns_what_is_unspent(world, calendar, programme):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from canteen.ledger.tasks import return_subsidy_after_term_end
+
+    student = world.students[0]
+    yesterday = timezone.localdate() - timedelta(days=1)
+    CalendarEntry.objects.create(
+        district=calendar, school=student.campus.school, kind=EntryKind.TERM, name="本校学期",
+        start=date(2026, 9, 1), end=yesterday,
+    )  # fmt: skip
+    subsidies.subsidy_grant(student=student, amount=Money(500), day=SCHOOL_DAY, programme=programme)
+    assert return_subsidy_after_term_end() == "returned 500 fen"
+    assert allowance_balance(student=student) == Money(0)
+    assert return_subsidy_after_term_end() == "returned 0 fen"  # rerun-safe
+
+
+def test_the_grant_command_refuses_a_holiday_clearly(world, calendar):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="非上学日"):
+        call_command("ledger_subsidy_grant", "--day", NATIONAL_DAY.isoformat(), "--district", calendar.code)

@@ -239,3 +239,37 @@ def test_the_grant_command_refuses_a_holiday_clearly(world, calendar):
 
     with pytest.raises(CommandError, match="非上学日"):
         call_command("ledger_subsidy_grant", "--day", NATIONAL_DAY.isoformat(), "--district", calendar.code)
+
+
+def test_the_district_sets_up_a_programme_and_reads_its_report_through_the_api(world, calendar, api_client):
+    regulator = world.user(Role.DISTRICT_REGULATOR)
+    api_client.force_authenticate(regulator)
+    body = {
+        "code": "FREE",
+        "name": "免费午餐",
+        "kind": "free_meal",
+        "funding_source": "donation",
+        "per_day_fen": 400,
+        "start": "2026-09-01",
+    }
+    created = api_client.post("/api/v1/ledger/programmes/", body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["funding_source_label"].startswith("社会捐助")
+    assert api_client.post("/api/v1/ledger/programmes/", body, format="json").status_code == 400  # same code
+    student = world.students[0]
+    added = api_client.post(
+        f"/api/v1/ledger/programmes/{created.json()['id']}/eligibility/",
+        {"student": str(student.pk), "start": "2026-11-01"},
+        format="json",
+    )
+    assert added.status_code == 201, added.content
+    services.subsidy_grant_bulk(district=calendar, day=SCHOOL_DAY, actor=None)
+    report = api_client.get("/api/v1/ledger/subsidy-report/", {"start": "2026-11-01", "end": "2026-11-30"}).json()
+    assert report["rows"] == [
+        {"campus_id": str(student.campus_id), "programme": "FREE", "funding_source": "donation",
+         "granted_fen": 400, "returned_fen": 0}
+    ]  # fmt: skip
+    assert report["unspent_fen"] == {str(student.campus_id): 400}
+    window = world.user(Role.WINDOW_OPERATOR)
+    api_client.force_authenticate(window)
+    assert api_client.post("/api/v1/ledger/programmes/", body, format="json").status_code == 403

@@ -273,3 +273,14 @@ def test_the_district_sets_up_a_programme_and_reads_its_report_through_the_api(w
     window = world.user(Role.WINDOW_OPERATOR)
     api_client.force_authenticate(window)
     assert api_client.post("/api/v1/ledger/programmes/", body, format="json").status_code == 403
+
+
+def test_the_finance_page_lists_subsidies_by_programme_and_funding_source(world, calendar, programme, client):
+    Student.objects.filter(pk=world.students[0].pk).update(nutrition_programme=True)
+    services.subsidy_grant_bulk(district=calendar, day=SCHOOL_DAY, actor=None)
+    client.force_login(world.user(Role.DISTRICT_REGULATOR))
+    page = client.get("/ledger/finance/", {"start": "2026-11-01", "end": "2026-11-30"}).content.decode()
+    table = page[page.index('data-testid="subsidy-report"') :]
+    assert "营养改善计划" in table
+    assert "中央财政" in table
+    assert "¥5.00" in table

@@ -10,6 +10,7 @@ from canteen.core.media import serve_media
 from canteen.org import views as org_views
 
 DOMAINS = ["org", "ledger", "procurement", "trace", "meals", "identity", "consumption", "kitchen", "supervision"]
+DOMAINS.append("schoolcalendar")  # issue 22
 
 urlpatterns = [
     path("", org_views.home, name="home"),

@@ -12,6 +12,9 @@ class AccountKind(models.TextChoices):
     REFUND = "refund", "应退款项 Refunds due"
     FOOD_COST = "food_cost", "食材成本 Food cost"
     OTHER_COST = "other_cost", "其他成本 Other costs"
+    # A pupil's restricted subsidy balance (补助余额): spent on meals before family money, never
+    # paid out as cash; what is unspent goes back to the programme's fund (ledger.subsidies).
+    ALLOWANCE = "allowance", "学生补助余额 Pupil's subsidy balance"
 
 
 class AccountStatus(models.TextChoices):
@@ -32,6 +35,9 @@ class PostingKind(models.TextChoices):
     SUPPLIER_PAYMENT = "supplier_payment", "供应商付款 Supplier payment"
     OTHER_COST = "other_cost", "其他支出 Other cost"
     REVERSAL = "reversal", "冲正 Reversal"
+    SUBSIDY_RETURN = "subsidy_return", "补助退回资金 Subsidy returned to its fund"
+    GOODS_RECEIVED = "goods_received", "验收入账 Goods received"
+    GOODS_RETURNED = "goods_returned", "退货冲减 Goods returned to supplier"
 
 
 class Channel(models.TextChoices):
@@ -46,3 +52,19 @@ class TopUpOrderStatus(models.TextChoices):
     CREATED = "created", "待支付 Awaiting payment"
     PAID = "paid", "已支付 Paid"
     FAILED = "failed", "支付失败 Failed"
+
+
+class ProgrammeKind(models.TextChoices):
+    NUTRITION = "nutrition", "农村义务教育学生营养改善计划 National nutrition improvement programme"
+    BOARDING = "boarding", "寄宿生生活补助 Boarding allowance"
+    HARDSHIP = "hardship", "家庭经济困难学生补助 Hardship allowance"
+    FREE_MEAL = "free_meal", "免费午餐 Free meals"
+
+
+class FundingSource(models.TextChoices):
+    CENTRAL = "central", "中央财政 Central government"
+    PROVINCIAL = "provincial", "省级财政 Province"
+    MUNICIPAL = "municipal", "市级财政 City"
+    COUNTY = "county", "县区财政 County/district"
+    SCHOOL = "school", "学校自筹 School"
+    DONATION = "donation", "社会捐助 Donations"

@@ -100,6 +100,7 @@ def seed(ctx) -> None:
                 idempotency_key=f"demo-other:{campus_id}:{ctx.today:%Y-%m}",
                 actor=None,
             )
+    _seed_programmes(ctx)
     _seed_demo_guardian(ctx)
     wallets = Account.objects.filter(kind=AccountKind.WALLET, campus_id__in=campus_ids)
     total = wallets.aggregate(t=Sum("balance_fen"))["t"] or 0
@@ -119,3 +120,39 @@ def _seed_demo_guardian(ctx) -> None:
         services.wallet_settings_update(
             student=child, actor=user, daily_limit=Money(3_000), low_balance_alert=Money(5_000)
         )
+
+
+def _seed_programmes(ctx) -> None:
+    """Each demo district's subsidy programmes (issue 22): the national nutrition programme
+    (centrally funded, ¥5 per school day, for pupils flagged in it) and a county hardship
+    allowance (¥3) for a few pupils. Grants follow the school calendar (ledger.subsidies)."""
+    from datetime import date
+
+    from .choices import FundingSource, ProgrammeKind
+    from .subsidies import eligibility_add, programme_create
+
+    start = date(ctx.today.year - 1, 9, 1)
+    for district in ctx.districts:
+        programme_create(
+            actor=None,
+            district=district,
+            code="NIP",
+            name="农村义务教育学生营养改善计划",
+            kind=ProgrammeKind.NUTRITION,
+            funding_source=FundingSource.CENTRAL,
+            per_day=Money(services.nutrition_daily_fen()),
+            start=start,
+        )
+        hardship = programme_create(
+            actor=None,
+            district=district,
+            code="HARDSHIP",
+            name="家庭经济困难学生餐费补助",
+            kind=ProgrammeKind.HARDSHIP,
+            funding_source=FundingSource.COUNTY,
+            per_day=Money(300),
+            start=start,
+        )
+        pupils = Student.objects.filter(campus__school__district=district, status=StudentStatus.ENROLLED)
+        for student in pupils.order_by("student_number")[:: max(1, pupils.count() // 20)][:20]:
+            eligibility_add(actor=None, programme=hardship, student=student, start=start)

@@ -153,6 +153,7 @@ def disclosure_rows(d: Disclosure) -> list[tuple[str, str]]:
         ("食材支出占收入比例 Food spending share of income", d.food_share_pct),
         ("其他支出 Other costs", _yuan(d.other_cost_fen)),
         ("就餐人次 Meals served", str(d.meals)),
+        ("食材出库（厨房领用）Food issued to the kitchen", _yuan(d.issued_cost_fen)),
         ("每餐食材成本 Food cost per meal", _yuan(d.cost_per_meal_fen)),
         ("结余结转下月 Balance carried forward", _yuan(d.closing_fen)),
     ]

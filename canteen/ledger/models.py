@@ -20,7 +20,7 @@ from django.db.models import Q
 from canteen.core.models import AppendOnlyQuerySet, BaseModel
 from canteen.core.scoping import ScopedManager
 
-from .choices import AccountKind, AccountStatus, Channel, PostingKind, TopUpOrderStatus
+from .choices import AccountKind, AccountStatus, Channel, FundingSource, PostingKind, ProgrammeKind, TopUpOrderStatus
 
 DEBIT_NORMAL = frozenset(
     {
@@ -344,3 +344,65 @@ class DemoProviderCharge(models.Model):
 
     def __str__(self) -> str:
         return self.txn_id
+
+
+class SubsidyProgramme(BaseModel):
+    """A subsidy programme of a district (营养改善计划, boarding or hardship allowances, free
+    meals): who pays for it and how much a pupil gets per school day. Its fund is the campus
+    subsidy account owned by the programme (code "subsidy:<campus>:<programme>")."""
+
+    district = models.ForeignKey("org.District", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=12, choices=ProgrammeKind.choices)
+    funding_source = models.CharField(max_length=12, choices=FundingSource.choices)
+    per_day_fen = models.BigIntegerField()
+    start = models.DateField()
+    end = models.DateField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    scope_lookups = {
+        "city": "district__city_id",
+        "district": "district_id",
+        "school": "district__schools__id",
+        "campus": "district__schools__campuses__id",
+    }
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "code"], name="ledger_programme_code_unique"),
+            models.CheckConstraint(condition=Q(per_day_fen__gt=0), name="ledger_programme_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubsidyEligibility(BaseModel):
+    """A pupil is in a programme from `start` to `end` (inclusive; open-ended when null)."""
+
+    programme = models.ForeignKey(SubsidyProgramme, on_delete=models.PROTECT, related_name="eligibilities")
+    student = models.ForeignKey("org.Student", on_delete=models.PROTECT, related_name="+")
+    start = models.DateField()
+    end = models.DateField(null=True, blank=True)
+    campus = models.ForeignKey("org.Campus", on_delete=models.PROTECT, related_name="+")
+    school = models.ForeignKey("org.School", on_delete=models.PROTECT, related_name="+")
+    district = models.ForeignKey("org.District", on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    scope_lookups = {**_ORG_SCOPE, "guardian": "student__guardian_links__guardian__user_id"}
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["programme", "start"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__isnull=True) | Q(end__gte=models.F("start")), name="ledger_eligibility_dates"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} in {self.programme_id} from {self.start}"

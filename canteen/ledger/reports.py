@@ -1,9 +1,16 @@
 """Finance reports: reads over the entries, scoped to the actor, grouped per campus.
 
-All figures are integer fen summed in the database; per-meal figures are rounded to the fen."""
+All figures are integer fen summed in the database; per-meal figures are rounded to the fen.
+
+Food spending (food_cost_fen) is the FOOD_COST account: deliveries as accepted, net of goods
+returned (ledger.food_cost), so the disclosure agrees with procurement whether or not invoices
+were typed. The cost per meal is what was issued to the kitchen (procurement's stock issues at
+each batch's price) divided by the meals served; the ledger asks procurement, which is installed
+after it, through importlib."""
 
 from __future__ import annotations
 
+import importlib
 from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,10 +33,11 @@ class CampusFigures:
     food_cost_fen: int = 0
     other_cost_fen: int = 0
     meals: int = 0
+    issued_cost_fen: int = 0  # food issued to the kitchen, at batch prices
 
     @property
     def cost_per_meal_fen(self) -> int | None:
-        return round(self.food_cost_fen / self.meals) if self.meals else None
+        return round(self.issued_cost_fen / self.meals) if self.meals else None
 
     @property
     def food_share(self) -> float | None:
@@ -45,6 +53,16 @@ class Report:
 
     def total(self, name: str) -> int:
         return sum(getattr(r, name) for r in self.rows)
+
+
+def issued_cost(campus_ids: list, start: date, end: date) -> dict:
+    """Food issued to the kitchen per campus (procurement.selectors.issued_cost_fen), {} when
+    procurement is not installed."""
+    try:
+        selectors = importlib.import_module("canteen.procurement.selectors")
+    except ModuleNotFoundError:
+        return {}
+    return selectors.issued_cost_fen(campus_ids=campus_ids, start=start, end=end)
 
 
 def _signed(kind: str, total: int) -> int:
@@ -90,6 +108,8 @@ def campus_report(*, actor: Any, start: date, end: date, campus_ids: list | None
         row = by_id[campus_id]
         row.meals = meals - voided
         row.top_ups_fen = top_ups or 0
+    for campus_id, fen in issued_cost(list(by_id), start, end).items():
+        by_id[campus_id].issued_cost_fen = fen
     return report
 
 
@@ -107,6 +127,7 @@ class Disclosure:
     other_cost_fen: int
     meals: int
     closed: bool
+    issued_cost_fen: int = 0  # food issued to the kitchen, at batch prices
 
     @property
     def total_income_fen(self) -> int:
@@ -128,7 +149,7 @@ class Disclosure:
 
     @property
     def cost_per_meal_fen(self) -> int | None:
-        return round(self.food_cost_fen / self.meals) if self.meals else None
+        return round(self.issued_cost_fen / self.meals) if self.meals else None
 
 
 def _net(campus_id: Any, start: date | None, end: date) -> dict[str, int]:
@@ -168,4 +189,5 @@ def disclosure_for(*, campus: Campus, year: int, month: int) -> Disclosure:
         other_cost_fen=this.get(AccountKind.OTHER_COST, 0),
         meals=(meals["meals"] or 0) - (meals["voided"] or 0),
         closed=closed,
+        issued_cost_fen=issued_cost([campus.pk], start, end).get(campus.pk, 0),
     )

@@ -35,7 +35,7 @@ import secrets
 import time
 import uuid
 from calendar import monthrange
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -51,7 +51,7 @@ from canteen.core.errors import DomainError
 from canteen.core.events import Event, publish, subscribers_of
 from canteen.core.i18n import pair_of
 from canteen.core.money import Money
-from canteen.org.choices import Role, StudentStatus
+from canteen.org.choices import Role
 from canteen.org.models import Campus, GuardianLink, Student
 
 from .choices import AccountKind, AccountStatus, Channel, PostingKind, TopUpOrderStatus
@@ -381,6 +381,9 @@ def _insert(posting: Posting, legs: list[Leg], on: date) -> None:
     posting_id = Posting._meta.pk.get_db_prep_save(posting.pk, connection)
     day = _db_date(on)
     entry_params: list[Any] = []
+    # A zero leg (the wallet of a meal paid wholly from the subsidy) is applied, for its guard,
+    # but writes no entry.
+    legs = [leg for leg in legs if leg.amount_fen]
     for leg in legs:
         entry_params += [posting_id, _db_id(leg.account.id), leg.amount_fen, day]
     entry_sql = entry_head + ", ".join([entry_row] * len(legs))
@@ -501,6 +504,41 @@ def _audit(actor: Any, action: str, posting: Posting, **after: Any) -> None:
 # Student money
 
 
+def allowance_code(student_id: uuid.UUID) -> str:
+    """The natural key of a pupil's restricted subsidy balance (ledger_meal_charge builds it too)."""
+    return f"allowance:{student_id}"
+
+
+def allowance_ref(student: Student) -> AccountRef:
+    return _account(
+        allowance_code(student.pk),
+        AccountKind.ALLOWANCE,
+        campus_scope(student.campus_id),
+        student_id=student.pk,
+        name=f"{student.name} 补助余额",
+        floor_fen=0,
+    )
+
+
+_ALLOWANCE_FOR_MEAL = (
+    f"SELECT id, balance_fen FROM {Account._meta.db_table} "  # noqa: S608 - our table
+    "WHERE code = %s AND status = 'open' AND balance_fen > 0"
+)
+
+
+def _allowance_take(student: Student, fen: int) -> tuple[AccountRef | None, int]:
+    """The pupil's open subsidy balance and how much of a meal of `fen` it pays, the balance row
+    locked (PostgreSQL) so that the amount holds until the commit."""
+    sql = _ALLOWANCE_FOR_MEAL + (" FOR UPDATE" if connection.vendor == "postgresql" else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [allowance_code(student.pk)])
+        row = cursor.fetchone()
+    if row is None:
+        return None, 0
+    ref = AccountRef(uuid.UUID(str(row[0])), AccountKind.ALLOWANCE, allowance_code(student.pk))
+    return ref, min(int(row[1]), fen)
+
+
 def meal_charge(
     *,
     student: Student,
@@ -512,7 +550,9 @@ def meal_charge(
     meal_ref: str = "",
     served_on: date | None = None,
 ) -> Posting:
-    """Charge a meal to the student's wallet and credit the campus revenue.
+    """Charge a meal and credit the campus revenue: the pupil's restricted subsidy balance
+    (allowance) pays first, the wallet the rest. The guardian's daily limit counts the family
+    money only.
 
     The same key returns the same posting. Raises InsufficientFunds when the wallet would fall
     below its floor, DailyLimitExceeded past the guardian's limit, AccountClosed, PeriodClosed.
@@ -556,10 +596,15 @@ def meal_charge(
     def work() -> Posting:
         wallet = wallet_ref(student)
         revenue = house_ref(AccountKind.REVENUE, scope.campus_id)
+        # Restricted subsidy first, family money for the rest (ledger_meal_charge does the same).
+        allowance, take = _allowance_take(student, fen)
+        legs = [Leg(wallet, take - fen, guard=True, spend_fen=max(spend - take, 0)), Leg(revenue, fen)]
+        if take:
+            legs.append(Leg(allowance, -take, guard=True))
         return _post(
             kind=PostingKind.MEAL_CHARGE,
             key=idempotency_key,
-            legs=[Leg(wallet, -fen, guard=True, spend_fen=spend), Leg(revenue, fen)],
+            legs=legs,
             amount_fen=fen,
             actor=actor,
             memo=memo,
@@ -726,13 +771,13 @@ def _meal_charge_in_db(
     def in_one_call() -> Posting:
         """The function also debits the wallet (and on refusal takes its rows back, so a caller's
         transaction stays usable); subscribers run afterwards, in the same transaction."""
-        outcome, pid, balance, alert, event_id, low_event_id, floor, limit, spent, closed = fetch_one(
+        outcome, pid, balance, alert, event_id, low_event_id, floor, limit, spent, closed, take = fetch_one(
             _MEAL_CHARGE_SQL, (*params, True)
         )
         if outcome == "replay":
             return replay(pid)
         if outcome != "charged":
-            raise _debit_refused(outcome, on, fen, wallet, balance, floor, limit, spent, closed)
+            raise _debit_refused(outcome, on, fen - (take or 0), wallet, balance, floor, limit, spent, closed)
         posting = posting_of(balance)
         notify_charged(event_id)
         notify_low(low_event_id, balance, alert)
@@ -743,17 +788,19 @@ def _meal_charge_in_db(
         orders them, so the wallet row is not locked while the subscribers work. A refusal
         raises and rolls the transaction back, subscribers' work included."""
         row = fetch_one(_MEAL_CHARGE_SQL, (*params, False))
-        outcome, pid, event_id = row[0], row[1], row[4]
+        outcome, pid, event_id, take = row[0], row[1], row[4], row[10] or 0
         if outcome == "replay":
             return replay(pid)
         if outcome != "inserted":
             raise AssertionError(f"ledger_meal_charge returned {outcome!r}")
         notify_charged(event_id)
+        # The function took the subsidy's share already; the wallet pays the rest.
         outcome, balance, alert, low_event_id, floor, limit, spent, closed = fetch_one(
-            _WALLET_DEBIT_SQL, (wallet.id, scope.campus_id, on, fen, spend, student.pk, posting_id, now)
+            _WALLET_DEBIT_SQL,
+            (wallet.id, scope.campus_id, on, fen - take, max(spend - take, 0), student.pk, posting_id, now),
         )
         if outcome != "charged":
-            raise _debit_refused(outcome, on, fen, wallet, balance, floor, limit, spent, closed)
+            raise _debit_refused(outcome, on, fen - take, wallet, balance, floor, limit, spent, closed)
         posting = posting_of(balance)
         notify_low(low_event_id, balance, alert)
         return posting
@@ -968,36 +1015,12 @@ def top_up(
 
 
 def subsidy_grant(
-    *, student: Student, amount: Money, day: date, actor: Any = None, idempotency_key: str | None = None
+    *, student: Student, amount: Money, day: date, actor: Any = None, idempotency_key: str | None = None, **kwargs: Any
 ) -> Posting:
-    """The nutrition programme's daily allowance, credited to the student's wallet for meals."""
-    fen = _positive(amount)
-    key = idempotency_key or f"subsidy:{student.pk}:{day.isoformat()}"
-    scope = campus_scope(student.campus_id)
+    """A programme's daily allowance to the pupil's restricted balance: see ledger.subsidies."""
+    from .subsidies import subsidy_grant as grant
 
-    def work() -> Posting:
-        wallet = wallet_ref(student)
-        receivable = house_ref(AccountKind.SUBSIDY, scope.campus_id)
-        return _post(
-            kind=PostingKind.SUBSIDY,
-            key=key,
-            legs=[Leg(receivable, -fen), Leg(wallet, fen, guard=True)],
-            amount_fen=fen,
-            actor=actor,
-            memo=f"营养改善计划 {day.isoformat()}",
-            on=day,
-            scope=scope,
-            student=student,
-            channel=Channel.INTERNAL,
-            event="ledger.subsidy_granted",
-        )
-
-    return _run(
-        kind=PostingKind.SUBSIDY,
-        key=key,
-        work=work,
-        same_request=lambda p: p.student_id == student.pk and p.amount_fen == fen,
-    )
+    return grant(student=student, amount=amount, day=day, actor=actor, idempotency_key=idempotency_key, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1238,16 +1261,28 @@ def refund_paid(
 
 
 def account_close(*, student: Student, actor: Any, idempotency_key: str, reason: str = "") -> Posting | None:
-    """A student leaves: move the whole balance to refunds due and close the wallet, atomically.
-    Returns the closure posting (None when the balance was zero). A negative balance (an allowed
-    overdraft) must be settled first."""
+    """A student leaves: unspent subsidy goes back to its programmes' funds (never to the family:
+    ledger.subsidies), the family's balance to refunds due, and both accounts close, atomically.
+    Returns the closure posting of the family money (None when the wallet held nothing). A
+    negative balance (an allowed overdraft) must be settled first."""
     scope = campus_scope(student.campus_id)
     existing = Posting.objects.filter(kind=PostingKind.CLOSURE, idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
 
     def work() -> Posting | None:
+        from .subsidies import subsidy_return_for_student
+
         wallet_id = wallet_ref(student).id
+        # The allowance first (locked, returned to its fund, closed), then the wallet: the order
+        # a meal charge locks them in.
+        subsidy_return_for_student(
+            student=student,
+            actor=actor,
+            idempotency_key=f"{idempotency_key}:subsidy",
+            reason=f"离校补助结余退回 {reason}".strip(),
+            close=True,
+        )
         # Lock the wallet so no charge lands between reading the balance and closing.
         account = Account.objects.select_for_update().get(pk=wallet_id)
         if account.status == AccountStatus.CLOSED:
@@ -1336,9 +1371,13 @@ def wallet_settings_update(
 # Subsidy in bulk
 
 
-def is_school_day(day: date) -> bool:
-    """Monday to Friday; holiday calendars are a district setting not modelled yet."""
-    return day.weekday() < 5
+def is_school_day(day: date, where: Any = None) -> bool:
+    """School at `where` (a campus or school) on `day`: schoolcalendar.services.is_school_day.
+    Without `where`, whether it is a national working day (no public holiday, or a make-up day)."""
+    from canteen.schoolcalendar.services import is_school_day as school_day
+    from canteen.schoolcalendar.services import national_working_day
+
+    return school_day(where, day) if where is not None else national_working_day(day)
 
 
 def nutrition_daily_fen() -> int:
@@ -1346,52 +1385,11 @@ def nutrition_daily_fen() -> int:
     return int(getattr(settings, "CANTEEN_NUTRITION_DAILY_FEN", 500))
 
 
-def subsidy_grant_bulk(
-    *,
-    district: Any,
-    day: date,
-    actor: Any,
-    per_student: Money | None = None,
-    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
-) -> SubsidyRun:
-    """Grant the day's allowance to every enrolled programme student of the district. Each grant is
-    its own idempotent posting, so a rerun (after a crash half-way) grants only what is missing."""
-    if not is_school_day(day):
-        raise InvalidAmount("非上学日不发放补助", "No allowance on a non-school day", code="not_school_day")
-    fen = (per_student or Money(nutrition_daily_fen())).fen
-    students = Student.objects.filter(
-        campus__school__district=district, nutrition_programme=True, status=StudentStatus.ENROLLED
-    ).order_by("campus_id", "pk")
-    total = students.count()
-    already = set(
-        Posting.objects.filter(kind=PostingKind.SUBSIDY, on=day, district=district).values_list("student_id", flat=True)
-    )
-    iterable: Iterable[Student] = students.iterator(chunk_size=2000)
-    if progress is not None:
-        iterable = progress(iterable, total)
-    granted = count = 0
-    for student in iterable:
-        count += 1
-        if student.pk in already:
-            continue
-        subsidy_grant(student=student, amount=Money(fen), day=day, actor=actor)
-        granted += fen
-    run = SubsidyRun.objects.create(
-        day=day,
-        district_id=getattr(district, "pk", district),
-        per_student_fen=fen,
-        students=count,
-        granted_fen=granted,
-        actor=actor if getattr(actor, "pk", None) else None,
-    )
-    audit_record(
-        actor=actor,
-        action="ledger.subsidy_run",
-        target=run,
-        after={"day": day.isoformat(), "students": count, "granted_fen": granted},
-        district_id=run.district_id,
-    )
-    return run
+def subsidy_grant_bulk(**kwargs: Any) -> SubsidyRun:
+    """Every eligible pupil's allowance for a school day: see ledger.subsidies."""
+    from .subsidies import subsidy_grant_bulk as bulk
+
+    return bulk(**kwargs)
 
 
 # ---------------------------------------------------------------------------------------------

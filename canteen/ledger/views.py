@@ -23,7 +23,7 @@ from canteen.core.money import Money
 from canteen.org.choices import Role
 from canteen.org.models import Campus, Student
 
-from . import exports, reports, selectors, services
+from . import exports, reports, selectors, services, subsidies
 from .models import Book, PeriodClose, Reconciliation, SubsidyRun, TopUpOrder
 from .providers import provider_for
 
@@ -207,6 +207,8 @@ def finance_home(request: HttpRequest) -> HttpResponse:
             "closes": PeriodClose.objects.visible_to(request.user).select_related("campus")[:20],
             "reconciliations": Reconciliation.objects.visible_to(request.user)[:10],
             "subsidy_runs": SubsidyRun.objects.visible_to(request.user)[:10],
+            "subsidy": subsidies.subsidy_report(actor=request.user, start=start, end=end),
+            "campus_names": {row.campus.pk: str(row.campus) for row in report.rows},
             "campuses": Campus.objects.visible_to(request.user).order_by("code")[:200],
             "token": _token(),
         },

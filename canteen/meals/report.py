@@ -12,6 +12,7 @@ from typing import Any
 
 from canteen.core.i18n import pair_of, tr
 from canteen.org.models import Campus
+from canteen.schoolcalendar.services import CalendarYearUnknown, school_days
 
 from . import selectors
 from .choices import Allergen, MenuStatus
@@ -55,11 +56,15 @@ class WeekReport:
 def week_report(*, campus: Campus, start: date, actor: Any, days: int = 7) -> WeekReport:
     report = WeekReport(campus=campus, start=start)
     dish_ids = set()
+    try:
+        open_days = set(school_days(campus, start, start + timedelta(days=days - 1)))
+    except CalendarYearUnknown:  # a year beyond the holiday data: weekdays, for a display filter
+        open_days = {start + timedelta(days=n) for n in range(days) if (start + timedelta(days=n)).weekday() < 5}
     for offset in range(days):
         day = start + timedelta(days=offset)
         menus = selectors.menu_for_day(campus=campus, day=day, actor=actor, include_drafts=True, with_nutrition=True)
-        if not menus and day.weekday() >= 5:
-            continue  # weekends without meals are left out
+        if not menus and day not in open_days:
+            continue  # days without school (weekends, holidays, vacations) and without meals are left out
         report.days.append(
             DayReport(
                 day=day,

@@ -80,6 +80,7 @@ class MovementKind(models.TextChoices):
     ISSUE = "issue", "出库领用 Issue to kitchen"
     ADJUSTMENT = "adjustment", "盘点调整 Count adjustment"
     DISPOSAL = "disposal", "报损 Disposal"
+    RETURN = "return", "退货 Returned to supplier"
 
 
 class CountStatus(models.TextChoices):

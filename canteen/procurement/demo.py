@@ -21,6 +21,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from canteen.core.money import Money
+from canteen.ledger import food_cost
 from canteen.org.choices import Role
 from canteen.org.models import Student, User
 
@@ -705,6 +707,28 @@ def _seed_week(ctx, district, campuses, suppliers, items, prices, today, tag: st
     Batch.objects.bulk_create(batches, batch_size=2000)
     AcceptanceCheck.objects.bulk_create(checks, batch_size=2000)
     StockMovement.objects.bulk_create(moves, batch_size=2000)
+    _book_food_cost(deliveries)
+
+
+def _book_food_cost(deliveries: list[Delivery]) -> None:
+    """Each accepted demo delivery's cost and payable, on its acceptance day, through the ledger
+    service that delivery_accept calls: the demo's disclosure then shows food spending equal to
+    the accepted deliveries (issue 22), invoices or not."""
+    suppliers = {s.pk: s.name for s in Supplier.objects.filter(pk__in={d.supplier_id for d in deliveries})}
+    with transaction.atomic():
+        for delivery in deliveries:
+            if delivery.accepted_fen <= 0:
+                continue
+            food_cost.goods_received_record(
+                delivery_id=delivery.pk,
+                supplier_id=delivery.supplier_id,
+                supplier_name=suppliers[delivery.supplier_id],
+                campus=delivery.campus_id,
+                amount=Money(delivery.accepted_fen),
+                on=timezone.localtime(delivery.accepted_at).date(),
+                reference=delivery.number,
+                actor=None,
+            )
 
 
 def _canteens(campuses):

@@ -298,6 +298,11 @@ class Delivery(BaseModel):
     accepted_fen = models.BigIntegerField(default=0)
     # Set once the supplier invoice was recorded in the ledger.
     invoice_reference = models.CharField(max_length=60, blank=True)
+    # The invoice's amount and its three-way match with the order and the receipt
+    # (services.delivery_record_invoice): {"order_fen", "received_fen", "returned_fen",
+    # "invoice_fen", "differences": [...]}.
+    invoice_amount_fen = models.BigIntegerField(null=True, blank=True)
+    invoice_match = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     scope_lookups = _CAMPUS_SUPPLIER_SCOPE

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -490,3 +490,31 @@ def spend_by_supplier(*, actor: Any, day_from: date, day_to: date) -> list[dict[
         .annotate(accepted_fen=Sum("accepted_fen"), deliveries=Count("id"))
         .order_by("-accepted_fen")
     )
+
+
+# ---------------------------------------------------------------- stock value and food cost (issue 22)
+
+
+def _fen(total: Any) -> int:
+    return int(Decimal(total or 0).to_integral_value(ROUND_HALF_UP))
+
+
+def stock_value_fen(*, campus_id: Any) -> int:
+    """What is in the store, each batch at the price it was accepted at. Stock issues take
+    batches first-expiring first (services.stock_issue), so valuing by batch follows the issue
+    order exactly: what is left is the batches the kitchen has not reached yet."""
+    total = Batch.objects.filter(campus_id=campus_id, on_hand__gt=0).aggregate(
+        v=Sum(F("on_hand") * F("delivery_line__price_fen"))
+    )["v"]
+    return _fen(total)
+
+
+def issued_cost_fen(*, campus_ids: list[Any], start: date, end: date) -> dict[Any, int]:
+    """Food issued to the kitchen per campus in [start, end], at each batch's accepted price: the
+    cost of the meals cooked (cost per meal = this / meals served)."""
+    rows = (
+        StockMovement.objects.filter(campus_id__in=campus_ids, kind=MovementKind.ISSUE, day__gte=start, day__lte=end)
+        .values_list("campus_id")
+        .annotate(v=Sum(F("quantity") * F("batch__delivery_line__price_fen")))
+    )
+    return {campus_id: -_fen(v) for campus_id, v in rows}

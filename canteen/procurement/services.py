@@ -24,6 +24,7 @@ from canteen.core.audit import audit_record
 from canteen.core.errors import Conflict, InvalidTransition, ValidationFailed
 from canteen.core.events import publish
 from canteen.core.money import Money
+from canteen.ledger import food_cost
 from canteen.org.choices import Role
 from canteen.org.models import Campus, District
 
@@ -1247,6 +1248,19 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
     delivery.accepted_fen = accepted_fen
     delivery.save(update_fields=["accepted_at", "accepted_by", "accepted_fen", "updated_at"])
     delivery_transition(delivery=delivery, to_status=to_status, actor=actor)
+    if accepted_fen > 0:
+        # The food cost is booked now, at the accepted quantity and price, in this transaction
+        # (issue 22): the invoice later only matches it.
+        food_cost.goods_received_record(
+            delivery_id=delivery.pk,
+            supplier_id=delivery.supplier_id,
+            supplier_name=delivery.supplier.name,
+            campus=delivery.campus_id,
+            amount=Money(accepted_fen),
+            on=today,
+            reference=delivery.number,
+            actor=actor,
+        )
     _advance_order(delivery.order, actor)
 
     payload = {
@@ -1307,41 +1321,178 @@ def _ledger_service(name: str) -> Any:
     return getattr(module, name, None)
 
 
+def _returned_fen(delivery: Delivery) -> int:
+    return sum(
+        _amount_fen(-m.quantity, m.batch.delivery_line.price_fen)
+        for m in StockMovement.objects.filter(batch__delivery_line__delivery=delivery, kind=MovementKind.RETURN)
+        .select_related("batch__delivery_line")
+        .order_by("id")
+    )
+
+
+def three_way_match(*, delivery: Delivery, invoice_fen: int | None) -> dict[str, Any]:
+    """Order, receipt and invoice side by side, per line and in total, with every difference
+    listed: a line short or over against the order, a delivery price that is not the order's,
+    goods returned, an invoice that is not the receipt's value net of returns."""
+    lines = []
+    differences: list[dict[str, Any]] = []
+    order_fen = received_fen = 0
+    for line in delivery.lines.select_related("order_line", "item", "batch"):
+        batch = getattr(line, "batch", None)
+        accepted = batch.accepted_quantity if batch is not None else Decimal("0")
+        ordered = line.order_line.quantity
+        row = {
+            "item": line.item.name,
+            "ordered": str(ordered),
+            "order_price_fen": line.order_line.price_fen,
+            "delivered": str(line.quantity),
+            "accepted": str(accepted),
+            "price_fen": line.price_fen,
+            "received_fen": _amount_fen(accepted, line.price_fen),
+        }
+        lines.append(row)
+        order_fen += _amount_fen(ordered, line.order_line.price_fen)
+        received_fen += row["received_fen"]
+        if line.price_fen != line.order_line.price_fen:
+            differences.append(
+                {
+                    "kind": "price",
+                    "item": line.item.name,
+                    "order_fen": line.order_line.price_fen,
+                    "delivery_fen": line.price_fen,
+                }
+            )
+        if accepted != ordered:
+            differences.append(
+                {"kind": "quantity", "item": line.item.name, "ordered": str(ordered), "accepted": str(accepted)}
+            )
+    returned_fen = _returned_fen(delivery)
+    if returned_fen:
+        differences.append({"kind": "returned", "amount_fen": returned_fen})
+    if invoice_fen is not None and invoice_fen != received_fen - returned_fen:
+        differences.append(
+            {"kind": "invoice", "invoice_fen": invoice_fen, "received_fen": received_fen - returned_fen,
+             "difference_fen": invoice_fen - (received_fen - returned_fen)}
+        )  # fmt: skip
+    return {
+        "order_fen": order_fen,
+        "received_fen": received_fen,
+        "returned_fen": returned_fen,
+        "invoice_fen": invoice_fen,
+        "lines": lines,
+        "differences": differences,
+    }
+
+
 @transaction.atomic
-def delivery_record_invoice(*, actor: Any, delivery: Delivery, reference: str) -> Delivery:
-    """Record the supplier's invoice for an accepted delivery in the ledger (once: the
-    idempotency key is the delivery)."""
+def delivery_record_invoice(*, actor: Any, delivery: Delivery, reference: str, amount: Money | None = None) -> Delivery:
+    """Record the supplier's invoice for an accepted delivery (once) and match it three ways
+    against the order and the receipt; the differences are kept on the delivery. The cost was
+    booked at acceptance, so nothing is posted, except for a delivery accepted before that rule,
+    whose invoice books its cost as it used to (idempotency key: the delivery)."""
     delivery = _locked_delivery(delivery)
     _require_campus_role(actor, delivery.campus, ORDERING_ROLES | STORE_ROLES)
     if delivery.status not in (DeliveryStatus.ACCEPTED, DeliveryStatus.PARTIALLY_ACCEPTED):
         raise InvalidTransition("只有已验收的送货可以登记发票", "Only accepted deliveries can be invoiced")
     if not reference.strip():
         raise ValidationFailed("请填写发票号", "The invoice number is required")
-    record = _ledger_service("supplier_invoice_record")
-    if record is None:
-        raise Conflict("账务模块尚不可用", "The ledger is not available", code="ledger_unavailable")
+    if amount is not None and (not isinstance(amount, Money) or amount.fen <= 0):
+        raise ValidationFailed("发票金额须大于零", "The invoice amount must be positive")
     if delivery.invoice_reference:
         return delivery
-    record(
-        supplier_id=delivery.supplier_id,
-        supplier_name=delivery.supplier.name,
-        campus=delivery.campus,
-        amount=Money(delivery.accepted_fen),
-        reference=reference.strip(),
-        idempotency_key=f"procurement:delivery:{delivery.pk}:invoice",
-        actor=actor,
-    )
+    invoice_fen = amount.fen if amount is not None else None
+    match = three_way_match(delivery=delivery, invoice_fen=invoice_fen)
+    if not food_cost.goods_received_posted(delivery_id=delivery.pk):
+        record = _ledger_service("supplier_invoice_record")
+        if record is None:
+            raise Conflict("账务模块尚不可用", "The ledger is not available", code="ledger_unavailable")
+        record(
+            supplier_id=delivery.supplier_id,
+            supplier_name=delivery.supplier.name,
+            campus=delivery.campus,
+            amount=Money(delivery.accepted_fen),
+            reference=reference.strip(),
+            idempotency_key=f"procurement:delivery:{delivery.pk}:invoice",
+            actor=actor,
+        )
     delivery.invoice_reference = reference.strip()[:60]
-    delivery.save(update_fields=["invoice_reference", "updated_at"])
+    delivery.invoice_amount_fen = invoice_fen
+    delivery.invoice_match = match
+    delivery.save(update_fields=["invoice_reference", "invoice_amount_fen", "invoice_match", "updated_at"])
     audit_record(
         actor=actor,
         action="procurement.invoice_recorded",
         target=delivery,
-        after={"reference": delivery.invoice_reference, "amount_fen": delivery.accepted_fen},
+        after={
+            "reference": delivery.invoice_reference,
+            "amount_fen": invoice_fen,
+            "received_fen": match["received_fen"],
+            "differences": len(match["differences"]),
+        },
         district_id=delivery.district_id,
         school_id=delivery.campus.school_id,
     )
     return delivery
+
+
+@transaction.atomic
+def batch_return(*, actor: Any, batch: Batch, quantity: Decimal | str, reason: str) -> StockMovement:
+    """Send accepted goods back to the supplier (退货, e.g. found spoiled after acceptance): out of
+    stock, and the cost and the payable come down at the batch's price."""
+    batch = (
+        Batch.objects.select_for_update()
+        .select_related("campus", "supplier", "delivery_line__delivery")
+        .get(pk=batch.pk)
+    )
+    _require_campus_role(actor, batch.campus, STORE_ROLES | {Role.CANTEEN_MANAGER})
+    qty = _quantity(quantity)
+    if not reason.strip():
+        raise ValidationFailed("请填写退货原因", "A reason is required")
+    if qty > batch.on_hand:
+        raise InsufficientStock(
+            details={"item": str(batch.item_id), "requested": str(qty), "available": str(batch.on_hand)}
+        )
+    today = timezone.localdate()
+    batch.on_hand -= qty
+    batch.save(update_fields=["on_hand", "updated_at"])
+    movement = _stock_movement(
+        batch, kind=MovementKind.RETURN, quantity=-qty, day=today, actor=actor, note=reason[:200],
+        reference=_number("RT", today),
+    )  # fmt: skip
+    line = batch.delivery_line
+    fen = _amount_fen(qty, line.price_fen)
+    if fen > 0:
+        food_cost.goods_returned_record(
+            return_ref=f"{movement.reference}:{movement.pk}",
+            delivery_id=line.delivery_id,
+            supplier_id=batch.supplier_id,
+            supplier_name=batch.supplier.name,
+            campus=batch.campus_id,
+            amount=Money(fen),
+            on=today,
+            actor=actor,
+        )
+    audit_record(
+        actor=actor,
+        action="procurement.goods_returned",
+        target=batch,
+        after={"quantity": str(qty), "amount_fen": fen, "reason": reason[:200]},
+        district_id=batch.district_id,
+        school_id=batch.campus.school_id,
+    )
+    publish(
+        "procurement.goods_returned",
+        {
+            "batch_id": str(batch.pk),
+            "delivery_id": str(line.delivery_id),
+            "campus_id": str(batch.campus_id),
+            "supplier_id": str(batch.supplier_id),
+            "quantity": str(qty),
+            "amount_fen": fen,
+            "on": today.isoformat(),
+        },
+    )
+    return movement
 
 
 @transaction.atomic

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     # Domains, in dependency order: later apps may call earlier apps' services.
     "canteen.core",
     "canteen.org",
+    "canteen.schoolcalendar",  # issue 22: terms, vacations, holidays; ledger grants by it
     "canteen.ledger",
     "canteen.procurement",
     "canteen.trace",

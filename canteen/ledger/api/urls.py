@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import subsidy_views, views
 
 app_name = "ledger-api"
 urlpatterns = [
@@ -16,4 +16,7 @@ urlpatterns = [
     path("closures/", views.closures, name="closures"),
     path("provider/<str:provider>/notify/", views.provider_notify, name="provider-notify"),
     path("report/", views.report, name="report"),
+    path("programmes/", subsidy_views.programmes, name="programmes"),
+    path("programmes/<uuid:programme_id>/eligibility/", subsidy_views.eligibility, name="eligibility"),
+    path("subsidy-report/", subsidy_views.subsidy_report, name="subsidy-report"),
 ]

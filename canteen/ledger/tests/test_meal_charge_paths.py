@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
@@ -18,7 +18,7 @@ from django.utils import timezone
 from canteen.core import events
 from canteen.core.models import OutboxEvent
 from canteen.core.money import Money
-from canteen.ledger import services
+from canteen.ledger import services, subsidies
 from canteen.ledger.choices import AccountKind, AccountStatus, Channel, PostingKind
 from canteen.ledger.errors import (
     AccountClosed,
@@ -418,9 +418,11 @@ def test_a_concurrent_duplicate_waits_then_replays(world, ledger_path):
 
 
 def _script(world) -> list[object]:
-    a, b = world.students[0], world.students[1]
+    a, b, c = world.students[0], world.students[1], world.students[2]
     _fund(a, 3000, "fa")
     _fund(b, 800, "fb")
+    _fund(c, 300, "fc")
+    subsidies.subsidy_grant(student=c, amount=Money(500), day=date(2026, 11, 3))
     Account.objects.filter(code=f"wallet:{a.pk}").update(daily_limit_fen=2000, low_balance_alert_fen=1200)
     yesterday = timezone.localdate() - timedelta(days=1)
     steps = [
@@ -432,6 +434,12 @@ def _script(world) -> list[object]:
         lambda: _charge(a, 400, "k4", served_on=yesterday),  # yesterday, no limit
         lambda: _charge(b, 900, "k5"),  # insufficient
         lambda: _charge(b, 800, "k6", actor="terminal-7"),  # to zero
+        # Restricted subsidy first, the wallet the rest (c: 500 subsidy, 300 family money).
+        lambda: _charge(c, 650, "k9"),  # 500 subsidy + 150 wallet
+        lambda: _charge(c, 200, "k10"),  # no subsidy left, 150 in the wallet: insufficient
+        lambda: subsidies.subsidy_grant(student=c, amount=Money(300), day=date(2026, 11, 4)),
+        lambda: _charge(c, 200, "k11"),  # wholly from the subsidy, no wallet entry
+        lambda: _charge(c, 250, "k12"),  # 100 subsidy + 150 wallet, to zero
         lambda: services.period_close(campus=b.campus, through=yesterday, actor=None),
         lambda: _charge(b, 1, "k7", served_on=yesterday),  # moved to today: insufficient
         lambda: _charge(a, 50, "k8", served_on=yesterday),  # moved to today, with a memo
@@ -505,5 +513,6 @@ def test_both_paths_write_the_same_rows_and_give_the_same_answers(world, setting
     db_answers, db_rows = outcomes["db"]
     assert db_answers == python_answers
     assert python_answers[2][0] == "IdempotencyMismatch"  # the script does reach its refusals
-    assert [a[0] for a in python_answers if isinstance(a, tuple)].count("InsufficientFunds") == 2
+    assert [a[0] for a in python_answers if isinstance(a, tuple)].count("InsufficientFunds") == 3
+    assert ("allowance:" + str(world.students[2].pk), 0) in [(c, b) for c, b, *_ in python_rows["accounts"]]
     assert db_rows == python_rows

@@ -30,7 +30,7 @@ def test_a_closed_day_refuses_postings_and_a_correction_is_dated_today(world):
     day = _nutrition_day_before(today)
     grant = services.subsidy_grant(student=student, amount=Money(500), day=day)
     close = services.period_close(campus=campus, through=day, actor=manager)
-    assert close.totals["wallet"] == 500
+    assert close.totals["allowance"] == 500  # restricted subsidy, not family money
     assert Book.objects.get(campus=campus).closed_through == day
     assert AuditEvent.objects.filter(action="ledger.close_day").exists()
 
@@ -43,7 +43,7 @@ def test_a_closed_day_refuses_postings_and_a_correction_is_dated_today(world):
     assert correction.on == today
     assert correction.reverses_id == grant.pk
     # The closed day's frozen totals are untouched; the correction is in today's figures.
-    assert PeriodClose.objects.get(pk=close.pk).totals["wallet"] == 500
+    assert PeriodClose.objects.get(pk=close.pk).totals["allowance"] == 500
 
 
 def test_closing_cannot_go_backwards_or_into_the_future(world):

@@ -4,11 +4,13 @@ through a transaction, keep the books' invariants:
 - every cached balance equals the sum of its entries;
 - no wallet is ever below its floor (zero);
 - one posting per (kind, idempotency key), and replaying a request changes nothing;
-- what failed left no trace.
-The expected wallet balances are tracked by a plain Python model beside the database."""
+- what failed left no trace;
+- restricted subsidy (the allowance) pays a meal first and only meals; the wallet the rest.
+The expected wallet and allowance balances are tracked by a plain Python model beside the database."""
 
 from __future__ import annotations
 
+from datetime import date
 from unittest import mock
 
 import pytest
@@ -17,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from canteen.core.money import Money
-from canteen.ledger import services
+from canteen.ledger import services, subsidies
 from canteen.ledger.errors import (
     AlreadyReversed,
     DailyLimitExceeded,
@@ -26,12 +28,15 @@ from canteen.ledger.errors import (
 )
 from canteen.ledger.models import Account, Posting
 from canteen.ledger.selectors import balance_of
+from canteen.ledger.subsidies import allowance_balance
 from canteen.org.choices import Relation
 from canteen.org.models import GuardianLink, User
 
 from .helpers import assert_books_balance, crash_at_the_wallet_update
 
 pytestmark = pytest.mark.django_db
+
+GRANT_DAY = date(2026, 11, 3)
 
 STUDENTS = 3
 amounts = st.integers(min_value=1, max_value=3000)
@@ -48,6 +53,7 @@ operations = st.one_of(
     st.tuples(st.just("crash_after_charge"), who, amounts, keys),
     st.tuples(st.just("crash_mid_posting"), st.sampled_from(["top_up", "charge", "transfer"]), who, amounts, keys),
     st.tuples(st.just("replay"), st.integers(0, 30)),
+    st.tuples(st.just("grant"), who, amounts, keys),
 )
 
 
@@ -58,11 +64,12 @@ class Crash(Exception):
 class Model:
     def __init__(self) -> None:
         self.balance = [0] * STUDENTS
+        self.allowance = [0] * STUDENTS  # restricted subsidy
         self.spent = [0] * STUDENTS
         self.limit: list[int | None] = [None] * STUDENTS
         self.used: dict[tuple[str, str], tuple] = {}  # (kind, key) -> request
         self.ids: dict[tuple[str, str], object] = {}
-        self.charges: list[tuple[object, int, int]] = []  # (posting, student index, amount)
+        self.charges: list[tuple[object, int, int, int]] = []  # (posting, student, family part, subsidy part)
         self.reversed: dict[object, str] = {}  # charge posting id -> reversal key
         self.done: list[tuple] = []  # successful requests, replayable
 
@@ -78,6 +85,10 @@ def _run_sequence(world, admin, ops) -> None:
 
     def top_up(i, fen, key):
         return services.top_up(student=students[i], amount=Money(fen), channel="cash", idempotency_key=key, actor=admin)
+
+    def grant(i, fen, key):
+        # A Tuesday without holiday: a school day in a district that has entered no terms.
+        return subsidies.subsidy_grant(student=students[i], amount=Money(fen), day=GRANT_DAY, idempotency_key=key)
 
     def transfer(i, j, fen, key):
         return services.transfer(
@@ -118,26 +129,29 @@ def _run_sequence(world, admin, ops) -> None:
             if seen == "same":
                 assert charge(i, fen, key).pk == model.ids[("charge", key)]
                 return
-            if model.balance[i] - fen < 0:
+            take = min(model.allowance[i], fen)  # the subsidy pays first
+            rest = fen - take
+            if model.balance[i] - rest < 0:
                 with pytest.raises(InsufficientFunds):
                     charge(i, fen, key)
                 return
-            if model.limit[i] is not None and model.spent[i] + fen > model.limit[i]:
+            if model.limit[i] is not None and model.spent[i] + rest > model.limit[i]:
                 with pytest.raises(DailyLimitExceeded):
                     charge(i, fen, key)
                 return
             posting = charge(i, fen, key)
-            model.balance[i] -= fen
-            model.spent[i] += fen
+            model.balance[i] -= rest
+            model.allowance[i] -= take
+            model.spent[i] += rest
             model.used[("charge", key)] = (i, fen)
             model.ids[("charge", key)] = posting.pk
-            model.charges.append((posting, i, fen))
+            model.charges.append((posting, i, rest, take))
             model.done.append(op)
         elif name == "reverse":
             _, n, key = op
             if not model.charges:
                 return
-            posting, i, fen = model.charges[n % len(model.charges)]
+            posting, i, fen, take = model.charges[n % len(model.charges)]
             previous_key = model.reversed.get(posting.pk)
             seen = expect_request("reverse", key, (posting.pk,))
 
@@ -157,6 +171,7 @@ def _run_sequence(world, admin, ops) -> None:
                 assert reversal.pk == model.ids[("reverse", key)]
                 return
             model.balance[i] += fen
+            model.allowance[i] += take
             model.spent[i] -= fen
             model.reversed[posting.pk] = key
             model.used[("reverse", key)] = (posting.pk,)
@@ -182,6 +197,21 @@ def _run_sequence(world, admin, ops) -> None:
             model.balance[j] += fen
             model.used[("transfer", key)] = (i, j, fen)
             model.ids[("transfer", key)] = posting.pk
+            model.done.append(op)
+        elif name == "grant":
+            _, i, fen, key = op
+            seen = expect_request("grant", key, (i, fen))
+            if seen == "mismatch":
+                with pytest.raises(IdempotencyMismatch):
+                    grant(i, fen, key)
+                return
+            posting = grant(i, fen, key)
+            if seen == "same":
+                assert posting.pk == model.ids[("grant", key)]
+                return
+            model.allowance[i] += fen
+            model.used[("grant", key)] = (i, fen)
+            model.ids[("grant", key)] = posting.pk
             model.done.append(op)
         elif name == "limit":
             _, i, limit = op
@@ -244,20 +274,27 @@ def _run_sequence(world, admin, ops) -> None:
         elif name == "replay":
             _, n = op
             if model.done:
-                before = list(model.balance)
+                before = (list(model.balance), list(model.allowance))
                 do(model.done[n % len(model.done)])
-                assert model.balance == before
+                assert (model.balance, model.allowance) == before
 
     for op in ops:
         do(op)
         for i, student in enumerate(students):
             assert balance_of(student=student) == Money(model.balance[i]), (op, i)
+            assert allowance_balance(student=student) == Money(model.allowance[i]), (op, i)
     assert_books_balance()
     for kind, key in model.used:
-        pkind = {"top_up": "top_up", "charge": "meal_charge", "reverse": "meal_reverse", "transfer": "transfer"}[kind]
+        pkind = {
+            "top_up": "top_up",
+            "charge": "meal_charge",
+            "reverse": "meal_reverse",
+            "transfer": "transfer",
+            "grant": "subsidy",
+        }[kind]
         assert Posting.objects.filter(kind=pkind, idempotency_key=key).count() == 1
     assert Posting.objects.count() == len(model.used)
-    assert not Account.objects.filter(kind="wallet", balance_fen__lt=0).exists()
+    assert not Account.objects.filter(kind__in=["wallet", "allowance"], balance_fen__lt=0).exists()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""An accepted delivery's invoice goes to the ledger once; supplier payments go through the
-ledger too and can never exceed what was invoiced."""
+"""An accepted delivery's cost is booked at acceptance; its invoice is recorded once and matched;
+supplier payments go through the ledger too and can never exceed what is payable."""
 
 import pytest
 
@@ -35,14 +35,16 @@ def test_invoice_recorded_once_and_payment_limited_to_invoices(proc, accepted):
     )
     services.delivery_record_invoice(actor=manager, delivery=accepted, reference="INV-1")
     services.delivery_record_invoice(actor=manager, delivery=accepted, reference="INV-1")  # a retry
-    invoices = Posting.objects.filter(counterparty_id=proc.supplier.pk, kind="supplier_invoice")
-    assert invoices.count() == 1
-    assert invoices.get().amount_fen == 40 * 250
+    # The cost and the payable were booked at acceptance; the invoice posts nothing more.
+    received = Posting.objects.filter(counterparty_id=proc.supplier.pk, kind="goods_received")
+    assert received.count() == 1
+    assert received.get().amount_fen == 40 * 250
+    assert not Posting.objects.filter(kind="supplier_invoice").exists()
     accepted.refresh_from_db()
     assert accepted.invoice_reference == "INV-1"
 
     campus = proc.world.campuses[0]
-    with pytest.raises(DomainError):  # more than invoiced
+    with pytest.raises(DomainError):  # more than payable
         services.supplier_pay(
             actor=manager,
             supplier=proc.supplier,

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from canteen.core.errors import DomainError
 from canteen.core.money import Money
 from canteen.ledger.services import subsidy_grant_bulk
 from canteen.org.models import District
@@ -33,7 +34,10 @@ class Command(BaseCommand):
             def bar(iterable, total, name=district.name):
                 return tqdm(iterable, total=total, desc=f"{name} 营养补助 subsidy", unit="人")
 
-            run = subsidy_grant_bulk(district=district, day=day, actor=None, per_student=per, progress=bar)
+            try:
+                run = subsidy_grant_bulk(district=district, day=day, actor=None, per_student=per, progress=bar)
+            except DomainError as exc:  # no school that day (schoolcalendar), or a year beyond its data
+                raise CommandError(f"{district.name} {day}: {exc.message_zh} {exc.message_en}") from exc
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{district.name} {day}: {run.students} 人 students, 本次发放 granted {Money(run.granted_fen)}"

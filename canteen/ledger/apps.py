@@ -29,3 +29,4 @@ class LedgerConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_clear_caches, dispatch_uid="ledger-clear-caches")
+        from .payments import checks  # noqa: F401  (registers the payment system checks)

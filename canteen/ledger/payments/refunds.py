@@ -250,6 +250,9 @@ def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotenc
     """A pupil leaves: the family's money goes back to the online top-ups it came from, newest
     first, up to the wallet's family share. What is left (cash or bank top-ups, or orders too
     old to refund) stays for the wallet's closure to move to refunds due."""
+    done = list(TopUpRefund.objects.filter(idempotency_key__startswith=f"{idempotency_key}:").order_by("created_at"))
+    if done:  # the same leaving, asked again
+        return [_submit(refund) for refund in done]
     left = family_refundable_fen(student=student)
     refunds = []
     orders = TopUpOrder.objects.filter(student=student, status=TopUpOrderStatus.PAID, provider=wechat.NAME).order_by(

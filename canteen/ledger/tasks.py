@@ -20,3 +20,6 @@ def grant_todays_subsidy() -> str:
     for district in District.objects.all():
         granted += subsidy_grant_bulk(district=district, day=today, actor=None).granted_fen
     return f"granted {granted} fen"
+
+
+from .payments import tasks as payment_tasks  # noqa: E402, F401  (registers the payment jobs)

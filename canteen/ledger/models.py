@@ -310,7 +310,8 @@ class Reconciliation(BaseModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    scope_lookups = {"city": "district__city_id", "district": "district_id"}
+    # A school's staff see the runs of their own school's merchant.
+    scope_lookups = {"city": "district__city_id", "district": "district_id", "school": "merchant__school_id"}
 
     class Meta:
         ordering = ["-created_at"]

@@ -27,6 +27,7 @@ from . import exports, reports, selectors, services
 from .models import Book, PeriodClose, Reconciliation, SubsidyRun, TopUpOrder
 from .payments import registry
 from .payments import views as payment_views
+from .payments.models import Merchant
 from .providers import provider_for
 
 FINANCE_ROLES = {Role.CITY_REGULATOR, Role.DISTRICT_REGULATOR, Role.SCHOOL_ADMIN, Role.CANTEEN_MANAGER}
@@ -366,6 +367,7 @@ def reconcile(request: HttpRequest) -> HttpResponse:
             "today": timezone.localdate(),
             "providers": [(name, *registry.LABELS[name]) for name in registry.registered()],
             "demo": registry.is_registered(registry.DEMO),
+            "merchants": Merchant.objects.visible_to(request.user).filter(active=True).select_related("school")[:200],
         },
     )
 
@@ -374,7 +376,8 @@ def reconcile(request: HttpRequest) -> HttpResponse:
 def reconcile_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     _finance_user(request)
     rec = get_object_or_404(Reconciliation.objects.visible_to(request.user), pk=pk)
-    return render(request, "ledger/reconcile_detail.html", {"rec": rec})
+    items = rec.items.select_related("order", "posting", "fix_posting") if rec.merchant_id else []
+    return render(request, "ledger/reconcile_detail.html", {"rec": rec, "items": items})
 
 
 @_demo_only

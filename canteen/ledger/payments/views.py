@@ -121,3 +121,61 @@ def provider_notify(request: HttpRequest, provider: str, merchant_id: uuid.UUID)
     if body is None:
         return HttpResponse(status=status)
     return JsonResponse(body, status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finance staff: reconcile a merchant's day, fix its mismatches
+
+
+FINANCE_ROLES = {"city_regulator", "district_regulator", "school_admin", "canteen_manager"}
+
+
+def _finance(request: HttpRequest) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    if not (request.user.is_superuser or request.user.role in FINANCE_ROLES):
+        raise PermissionDenied
+
+
+@login_required
+@require_POST
+def reconcile_provider_day(request: HttpRequest) -> HttpResponse:
+    from datetime import date
+
+    from canteen.core.errors import DomainError
+
+    from .bills import wechat_reconcile_day
+    from .models import Merchant
+
+    _finance(request)
+    merchant = get_object_or_404(Merchant.objects.visible_to(request.user), pk=request.POST.get("merchant"))
+    try:
+        day = date.fromisoformat(request.POST.get("day", ""))
+        rec = wechat_reconcile_day(merchant=merchant, day=day, actor=request.user)
+    except ValueError:
+        messages.error(request, tr("日期无效", "Invalid date"))
+        return redirect("ledger:reconcile")
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+        return redirect("ledger:reconcile")
+    return redirect("ledger:reconcile-detail", pk=rec.pk)
+
+
+@login_required
+@require_POST
+def reconcile_item_fix(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    from canteen.core.errors import DomainError
+
+    from .bills import reconciliation_item_fix
+    from .models import ReconciliationItem
+
+    _finance(request)
+    item = get_object_or_404(ReconciliationItem.objects.visible_to(request.user), pk=pk)
+    try:
+        reconciliation_item_fix(
+            item=item, action=request.POST.get("action", ""), actor=request.user, reason=request.POST.get("reason", "")
+        )
+        messages.success(request, tr("已处理", "Done"))
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    return redirect("ledger:reconcile-detail", pk=item.reconciliation_id)

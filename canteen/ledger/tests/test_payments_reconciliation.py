@@ -128,3 +128,29 @@ def test_the_morning_job_reconciles_yesterday_once_for_each_merchant(world, wech
     assert tasks.reconcile_yesterday() == "reconciled 0, unavailable 0"
     rec = Reconciliation.objects.get(merchant=wechat_pay.merchant)
     assert (rec.settlement_date, rec.rows, rec.matched) == (yesterday, 1, 1)
+
+
+def test_finance_staff_reconcile_and_fix_from_the_page(world, wechat_pay, client):
+    lost = order(world, 2_000)
+    wechat_pay.server.pay(lost.out_trade_no)
+    client.force_login(world.user(Role.SCHOOL_ADMIN))
+    page = client.get("/ledger/finance/reconcile/").content.decode()
+    assert 'data-testid="provider-day"' in page
+    response = client.post(
+        "/ledger/finance/reconcile/provider-day/",
+        {"merchant": wechat_pay.merchant.pk, "day": timezone.localdate().isoformat()},
+    )
+    detail = client.get(response["Location"]).content.decode()
+    assert "已付款未入账" in detail
+    assert "¥20.00" in detail
+    rec = Reconciliation.objects.get()
+    item = rec.items.get()
+    client.post(f"/ledger/finance/reconcile/item/{item.pk}/fix/", {"action": "credit", "reason": "账单有此笔"})
+    item.refresh_from_db()
+    assert item.status == "fixed"
+    assert balance_of(student=world.students[0]) == Money(2_000)
+    client.force_login(world.user(Role.GUARDIAN))
+    assert (
+        client.post(f"/ledger/finance/reconcile/item/{item.pk}/fix/", {"action": "resolve", "reason": "x"}).status_code
+        == 403
+    )

@@ -295,12 +295,20 @@ def reconciliation_three_way(
     return rec
 
 
-def wechat_reconcile_day(*, merchant: Merchant, day: date, actor: Any = None) -> Reconciliation:
-    """Download the day's WeChat Pay trade bill and reconcile it."""
-    text = wechat.trade_bill(merchant=merchant, day=day)
+def provider_reconcile_day(*, merchant: Merchant, day: date, actor: Any = None) -> Reconciliation:
+    """Download the merchant's bill of the day from its provider and reconcile it."""
+    from . import alipay
+
+    if merchant.provider == alipay.NAME:
+        rows = alipay.parse_bill(alipay.trade_bill(merchant=merchant, day=day))
+    else:
+        rows = parse_wechat_bill(wechat.trade_bill(merchant=merchant, day=day))
     return reconciliation_three_way(
-        merchant=merchant, day=day, rows=parse_wechat_bill(text), actor=actor, file_name=f"wechat-tradebill-{day}.csv"
+        merchant=merchant, day=day, rows=rows, actor=actor, file_name=f"{merchant.provider}-bill-{day}.csv"
     )
+
+
+wechat_reconcile_day = provider_reconcile_day
 
 
 FIXES = {

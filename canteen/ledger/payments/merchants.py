@@ -81,7 +81,7 @@ def merchant_for(*, student: Student, provider: str) -> Merchant:
     )
     if found is None:
         raise MerchantMissing(details={"provider": provider})
-    if found.mode == MerchantMode.PARTNER and not found.sub_mch_id:
+    if found.mode == MerchantMode.PARTNER and (provider == "alipay" or not found.sub_mch_id):
         raise MerchantMisconfigured("子商户号未配置", "The sub-merchant number is not configured")
     return found
 

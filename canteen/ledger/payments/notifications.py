@@ -10,7 +10,7 @@ from typing import Any
 from canteen.core.errors import DomainError
 
 from ..models import ProviderNotification
-from . import wechat
+from . import alipay, wechat
 from .crediting import topup_order_credit
 from .errors import NotificationRefused, UnknownOrder
 from .models import Merchant
@@ -86,4 +86,55 @@ def wechat_notification_handle(*, merchant_id: Any, raw_body: bytes, headers: Ma
         return Outcome(False, exc.code, exc.message_en)
     outcome = "duplicate" if credit.duplicate else "posted"
     _record(wechat.NAME, evidence, True, outcome)
+    return Outcome(True, outcome)
+
+
+def alipay_notification_handle(*, merchant_id: Any, raw_body: bytes, headers: Mapping[str, str]) -> Outcome:
+    """An Alipay asynchronous notification: a payment (trade_status TRADE_SUCCESS/FINISHED) or,
+    with out_biz_no and refund_fee, a refund of the trade."""
+    from canteen.core.money import Money
+
+    from .refunds import refund_settle
+
+    merchant = Merchant.objects.filter(pk=merchant_id, provider=alipay.NAME).first()
+    if merchant is None:
+        _record(alipay.NAME, {"merchant_id": str(merchant_id)}, False, "unknown_merchant")
+        return Outcome(False, "unknown_merchant", "unknown merchant")
+    try:
+        params = alipay.parse_callback(merchant=merchant, raw_body=raw_body, headers=headers)
+    except NotificationRefused as exc:
+        _record(alipay.NAME, {"raw": raw_body[:2000].decode("utf-8", "replace")}, False, exc.code)
+        return Outcome(False, exc.code, exc.message_en)
+    evidence = {k: v for k, v in params.items() if k not in ("buyer_id", "buyer_logon_id", "buyer_open_id")}
+    try:
+        if params.get("out_biz_no") and params.get("refund_fee"):
+            result = refund_settle(
+                provider=alipay.NAME,
+                out_refund_no=params["out_biz_no"],
+                status="SUCCESS",
+                refund_id=params.get("trade_no", ""),
+                amount_fen=None,  # refund_fee is the trade's refunded total, not this refund's
+                source="notification",
+            )
+            _record(alipay.NAME, evidence, True, f"refund_{result}")
+            return Outcome(True, f"refund_{result}")
+        if params.get("trade_status") not in ("TRADE_SUCCESS", "TRADE_FINISHED"):
+            _record(alipay.NAME, evidence, True, f"ignored_{params.get('trade_status', '').lower()}")
+            return Outcome(True, "ignored")
+        try:
+            fen = Money.from_yuan(params.get("total_amount", "")).fen
+        except (ValueError, TypeError):
+            fen = None
+        credit = topup_order_credit(
+            provider=alipay.NAME,
+            out_trade_no=params.get("out_trade_no", ""),
+            txn_id=params.get("trade_no", ""),
+            amount_fen=fen,
+            source="notification",
+        )
+    except DomainError as exc:
+        _record(alipay.NAME, evidence, True, exc.code)
+        return Outcome(False, exc.code, exc.message_en)
+    outcome = "duplicate" if credit.duplicate else "posted"
+    _record(alipay.NAME, evidence, True, outcome)
     return Outcome(True, outcome)

@@ -19,7 +19,8 @@ from canteen.org.models import Student
 from .. import services
 from ..choices import TopUpOrderStatus, TradeType
 from ..models import TopUpOrder
-from . import registry, wechat
+from . import registry
+from .channels import REAL, impl
 from .crediting import Credit, topup_order_credit
 from .errors import ProviderUnavailable, UnknownOrder
 from .merchants import merchant_for
@@ -42,7 +43,8 @@ def topup_payment_start(
     charged; a later query still credits it if the provider did take the money."""
     if provider == registry.DEMO or not registry.is_registered(provider):
         raise UnknownOrder("未开通该支付渠道", "This payment provider is not available", code="unknown_provider")
-    if trade_type not in TradeType.values or trade_type == TradeType.DEMO:
+    allowed = {"wechat": (TradeType.JSAPI, TradeType.NATIVE, TradeType.H5), "alipay": (TradeType.WAP, TradeType.PAGE)}
+    if trade_type not in allowed.get(provider, ()):
         raise UnknownOrder("支付方式无效", "Unknown payment method", code="invalid_trade_type")
     merchant = merchant_for(student=student, provider=provider)
     order = services.topup_order_create(student=student, amount=amount, actor=actor, provider=provider)
@@ -50,7 +52,7 @@ def topup_payment_start(
     TopUpOrder.objects.filter(pk=order.pk).update(merchant=merchant, trade_type=trade_type, expires_at=expires)
     order.refresh_from_db()
     try:
-        payload = wechat.start(
+        payload = impl(provider).start(
             order=order, merchant=merchant, trade_type=trade_type, openid=openid, client_ip=client_ip
         )
     except ProviderUnavailable:
@@ -66,9 +68,10 @@ def topup_payment_start(
 def topup_order_sync(*, order: TopUpOrder, close_expired: bool = True) -> TopUpOrder:
     """Ask the provider about an order not yet paid here: credit it if paid (the notification
     late or lost), close it if unpaid past its expiry."""
-    if order.status == TopUpOrderStatus.PAID or order.merchant_id is None or order.provider != wechat.NAME:
+    if order.status == TopUpOrderStatus.PAID or order.merchant_id is None or order.provider not in REAL:
         return order
-    state = wechat.query(order=order, merchant=order.merchant)
+    provider = impl(order.provider)
+    state = provider.query(order=order, merchant=order.merchant)
     if state.state in ("SUCCESS", "REFUND"):
         topup_order_credit(
             provider=order.provider,
@@ -83,7 +86,7 @@ def topup_order_sync(*, order: TopUpOrder, close_expired: bool = True) -> TopUpO
     ):
         _mark_closed(order, reason=state.state)
     elif close_expired and order.expires_at and order.expires_at < timezone.now() and state.state == "NOTPAY":
-        if wechat.close(order=order, merchant=order.merchant):
+        if provider.close(order=order, merchant=order.merchant):
             _mark_closed(order, reason="expired")
         else:
             return topup_order_sync(order=order, close_expired=False)

@@ -25,7 +25,7 @@ from canteen.org.models import Student
 from .. import services
 from ..choices import AccountKind, Channel, PostingKind, RefundStatus, TopUpOrderStatus
 from ..models import Account, Entry, Posting, TopUpOrder
-from . import wechat
+from .channels import REAL, impl
 from .errors import NotificationRefused, ProviderUnavailable, RefundRefused, UnknownOrder
 from .models import TopUpRefund
 
@@ -73,7 +73,7 @@ def topup_refund_request(
         raise RefundRefused("退款金额必须为正", "The refund must be positive", code="invalid_amount")
     with transaction.atomic():
         locked = TopUpOrder.objects.select_for_update().select_related("student").get(pk=order.pk)
-        if locked.status != TopUpOrderStatus.PAID or locked.provider != wechat.NAME:
+        if locked.status != TopUpOrderStatus.PAID or locked.provider not in REAL:
             raise RefundRefused("该订单未支付或不支持原路退款", "Only paid online orders refund to their channel")
         if fen > _refundable_of(locked):
             raise RefundRefused(
@@ -129,14 +129,14 @@ def _submit(refund: TopUpRefund) -> TopUpRefund:
         return refund
     order = TopUpOrder.objects.select_related("merchant").get(pk=refund.order_id)
     try:
-        answer = wechat.refund(refund=refund, merchant=order.merchant)
+        answer = impl(order.provider).refund(refund=refund, merchant=order.merchant)
     except ProviderUnavailable:
         # Kept as requested, the money held in refunds due; the sweep resends it.
         log.warning("refund %s not sent: provider unavailable", refund.out_refund_no)
         refund.refresh_from_db()
         return refund
     refund_settle(
-        provider=wechat.NAME,
+        provider=order.provider,
         out_refund_no=refund.out_refund_no,
         status=str(answer.get("status", "")),
         refund_id=str(answer.get("refund_id", "")),
@@ -255,7 +255,7 @@ def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotenc
         return [_submit(refund) for refund in done]
     left = family_refundable_fen(student=student)
     refunds = []
-    orders = TopUpOrder.objects.filter(student=student, status=TopUpOrderStatus.PAID, provider=wechat.NAME).order_by(
+    orders = TopUpOrder.objects.filter(student=student, status=TopUpOrderStatus.PAID, provider__in=REAL).order_by(
         "-paid_at"
     )
     for order in orders:
@@ -287,11 +287,11 @@ def refunds_sweep(*, limit: int = 200) -> dict[str, int]:
             continue
         order = TopUpOrder.objects.select_related("merchant").get(pk=refund.order_id)
         try:
-            answer = wechat.refund_query(refund=refund, merchant=order.merchant)
+            answer = impl(order.provider).refund_query(refund=refund, merchant=order.merchant)
         except ProviderUnavailable:
             continue
         if refund_settle(
-            provider=wechat.NAME,
+            provider=order.provider,
             out_refund_no=refund.out_refund_no,
             status=str(answer.get("status", "")),
             refund_id=str(answer.get("refund_id", "")),

@@ -11,7 +11,8 @@ from django.utils import timezone
 from canteen.core.worker import periodic
 
 from ..models import Reconciliation
-from . import registry, wechat
+from . import registry
+from .channels import REAL
 from .errors import ProviderUnavailable
 
 log = logging.getLogger("canteen.ledger.payments")
@@ -23,7 +24,7 @@ BILL_READY_HOUR = 10
 def payments_sweep() -> str:
     """Orders whose notification is late or lost are queried (and credited or closed); refunds
     not yet sent are resent, processing ones queried."""
-    if not registry.is_registered(wechat.NAME):
+    if not any(registry.is_registered(name) for name in REAL):
         return "no real provider"
     from .orders import topup_orders_sweep
     from .refunds import refunds_sweep
@@ -34,9 +35,10 @@ def payments_sweep() -> str:
 @periodic(seconds=1800, name="ledger.payments_reconcile_yesterday")
 def reconcile_yesterday() -> str:
     """Each morning, once the bills are out: reconcile yesterday for every merchant not yet done."""
-    if not registry.is_registered(wechat.NAME):
+    names = [name for name in REAL if registry.is_registered(name)]
+    if not names:
         return "no real provider"
-    from .bills import wechat_reconcile_day
+    from .bills import provider_reconcile_day
     from .models import Merchant
 
     now = timezone.localtime()
@@ -44,11 +46,11 @@ def reconcile_yesterday() -> str:
         return "bills not out yet"
     day = now.date() - timedelta(days=1)
     done = failed = 0
-    for merchant in Merchant.objects.filter(provider=wechat.NAME, active=True):
+    for merchant in Merchant.objects.filter(provider__in=names, active=True):
         if Reconciliation.objects.filter(merchant=merchant, settlement_date=day).exists():
             continue
         try:
-            wechat_reconcile_day(merchant=merchant, day=day)
+            provider_reconcile_day(merchant=merchant, day=day)
             done += 1
         except ProviderUnavailable:
             failed += 1  # tried again on the next run

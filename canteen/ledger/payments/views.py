@@ -18,20 +18,22 @@ from canteen.core.money import Money
 
 from ..choices import TopUpOrderStatus, TradeType
 from ..models import TopUpOrder
-from . import registry, wechat
+from . import alipay, registry, wechat
 from .errors import ProviderUnavailable
-from .notifications import wechat_notification_handle
+from .notifications import alipay_notification_handle, wechat_notification_handle
 from .orders import topup_order_sync, topup_payment_start
 
 
-def trade_type_for(request: HttpRequest, openid: str = "") -> str:
-    """Inside WeChat with a bound openid: JSAPI; on a phone browser: H5; on a PC: a QR code."""
+def trade_type_for(request: HttpRequest, provider: str, openid: str = "") -> str:
+    """WeChat: inside WeChat with a bound openid JSAPI, on a phone browser H5, on a PC a QR code.
+    Alipay: the phone website or the PC website cashier."""
     agent = request.headers.get("User-Agent", "")
+    phone = any(word in agent for word in ("Mobile", "Android", "iPhone"))
+    if provider == "alipay":
+        return TradeType.WAP if phone else TradeType.PAGE
     if "MicroMessenger" in agent and openid:
         return TradeType.JSAPI
-    if any(word in agent for word in ("Mobile", "Android", "iPhone")):
-        return TradeType.H5
-    return TradeType.NATIVE
+    return TradeType.H5 if phone else TradeType.NATIVE
 
 
 def start_for_guardian(request: HttpRequest, *, child, amount: Money, provider: str) -> TopUpOrder:
@@ -41,7 +43,7 @@ def start_for_guardian(request: HttpRequest, *, child, amount: Money, provider: 
         amount=amount,
         actor=request.user,
         provider=provider,
-        trade_type=trade_type_for(request, openid),
+        trade_type=trade_type_for(request, provider, openid),
         openid=openid,
         client_ip=request.META.get("REMOTE_ADDR", ""),
     )
@@ -111,11 +113,14 @@ def topup_return(request: HttpRequest, out_trade_no: str) -> HttpResponse:
 def provider_notify(request: HttpRequest, provider: str, merchant_id: uuid.UUID) -> HttpResponse:
     """The provider's server-to-server notification. The raw body and headers go to the
     provider's verification untouched (WeChat Pay signs the body as sent)."""
-    if not registry.is_registered(provider) or provider != wechat.NAME:
+    if not registry.is_registered(provider) or provider not in (wechat.NAME, alipay.NAME):
         raise Http404
     if len(request.body) > 64_000:
-        status, body = wechat.acknowledge(False, "body too large")
-        return JsonResponse(body, status=413)
+        return HttpResponse("body too large", status=413, content_type="text/plain")
+    if provider == alipay.NAME:
+        outcome = alipay_notification_handle(merchant_id=merchant_id, raw_body=request.body, headers=request.headers)
+        status, text = alipay.acknowledge(outcome.ok)
+        return HttpResponse(text, status=status, content_type="text/plain")
     outcome = wechat_notification_handle(merchant_id=merchant_id, raw_body=request.body, headers=request.headers)
     status, body = wechat.acknowledge(outcome.ok, outcome.message)
     if body is None:
@@ -144,14 +149,14 @@ def reconcile_provider_day(request: HttpRequest) -> HttpResponse:
 
     from canteen.core.errors import DomainError
 
-    from .bills import wechat_reconcile_day
+    from .bills import provider_reconcile_day
     from .models import Merchant
 
     _finance(request)
     merchant = get_object_or_404(Merchant.objects.visible_to(request.user), pk=request.POST.get("merchant"))
     try:
         day = date.fromisoformat(request.POST.get("day", ""))
-        rec = wechat_reconcile_day(merchant=merchant, day=day, actor=request.user)
+        rec = provider_reconcile_day(merchant=merchant, day=day, actor=request.user)
     except ValueError:
         messages.error(request, tr("日期无效", "Invalid date"))
         return redirect("ledger:reconcile")

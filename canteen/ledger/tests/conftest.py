@@ -56,3 +56,32 @@ def wechat_pay(world, settings, tmp_path):
     yield SimpleNamespace(server=server, merchant=merchant)
     server.stop()
     wechat.clear_clients()
+
+
+@pytest.fixture
+def alipay_pay(world, settings, tmp_path):
+    """The same school with its own Alipay app, the SDK pointed at a local gateway."""
+    from types import SimpleNamespace
+
+    from canteen.ledger.payments import alipay
+    from canteen.ledger.payments.merchants import write_credentials
+    from canteen.ledger.payments.models import Merchant
+    from canteen.ledger.payments.testing.alipay_server import AlipayGateway
+
+    gateway = AlipayGateway(free_port()).start()
+    settings.CANTEEN_ALIPAY_GATEWAY = gateway.gateway
+    settings.CANTEEN_PAYMENT_PROVIDERS = [*getattr(settings, "CANTEEN_PAYMENT_PROVIDERS", []), "alipay"]
+    settings.CANTEEN_PAYMENT_KEYS_DIR = str(tmp_path / "keys")
+    write_credentials("school-0-alipay", gateway.merchant_credentials())
+    school = world.students[0].campus.school
+    merchant = Merchant.objects.create(
+        provider="alipay",
+        district=school.district,
+        school=school,
+        mch_id=gateway.app_id,
+        credentials_ref="school-0-alipay",
+    )
+    alipay.clear_clients()
+    yield SimpleNamespace(gateway=gateway, merchant=merchant)
+    gateway.stop()
+    alipay.clear_clients()

@@ -149,6 +149,7 @@ class WeChatPayServer:
         # request arrives, before answering it (the notification racing the answer).
         self.down = False
         self.on_refund_request: Any = None
+        self.hold_notifications = False  # the H5 cashier pays but its notification is lost
         self.notifications_sent: list[Notification] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
@@ -474,6 +475,9 @@ class WeChatPayServer:
         url = urlsplit(handler.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         self.requests.append((method, url.path))
+        if url.path.startswith("/h5pay/"):
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            return self._h5(handler, url.path, {**query, **form})
         if url.path == "/v3/billdownload/file":
             # The download URL needs the same signed Authorization; the answer is the file, unsigned.
             if not self._verify_request(handler, method, body):
@@ -528,6 +532,38 @@ class WeChatPayServer:
                 },
             )
         return self._error(handler, 404, "NOT_FOUND", "资源不存在")
+
+    def _h5(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str]) -> None:
+        """The WeChat H5 cashier the payer's phone browser opens (h5_url + redirect_url): paying
+        sends the notification to notify_url, then returns the browser to redirect_url."""
+        import html
+
+        order = self.orders.get(params.get("out_trade_no", ""))
+        if order is None:
+            return self._error(handler, 404, "ORDER_NOT_EXIST", "订单不存在")
+        back = params.get("redirect_url", "")
+        if path == "/h5pay/checkmweb":
+            page = f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>微信支付</title></head><body><h1>微信支付</h1><p data-testid="wx-amount">¥{yuan(order.total)}</p>
+<form method="post" action="/h5pay/confirm"><input type="hidden" name="out_trade_no" value="{html.escape(order.out_trade_no)}">
+<input type="hidden" name="redirect_url" value="{html.escape(back)}"><button data-testid="wx-confirm">确认支付</button></form></body></html>""".encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html; charset=utf-8")
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            handler.wfile.write(page)
+            return None
+        note = self.pay(order.out_trade_no)
+        if not self.hold_notifications:
+            try:
+                self.deliver(note)
+            except requests.RequestException:
+                pass
+        handler.send_response(302)
+        handler.send_header("Location", back or "/")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return None
 
     def _bill_bytes(self, query: dict[str, str]) -> bytes:
         text = self.bill_text(

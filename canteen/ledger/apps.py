@@ -34,3 +34,4 @@ class LedgerConfig(AppConfig):
 
         register(todo.todo_items)  # the home page's "needs you now"
         post_migrate.connect(_clear_caches, dispatch_uid="ledger-clear-caches")
+        from .payments import checks  # noqa: F401  (registers the payment system checks)

@@ -52,6 +52,49 @@ class TopUpOrderStatus(models.TextChoices):
     CREATED = "created", "待支付 Awaiting payment"
     PAID = "paid", "已支付 Paid"
     FAILED = "failed", "支付失败 Failed"
+    CLOSED = "closed", "已关闭 Closed unpaid"
+
+
+class PaymentProviderName(models.TextChoices):
+    DEMO = "demo", "演示支付 Demo payment"
+    WECHAT = "wechat", "微信支付 WeChat Pay"
+    ALIPAY = "alipay", "支付宝 Alipay"
+
+
+class MerchantMode(models.TextChoices):
+    DIRECT = "direct", "学校自有商户 School's own merchant"
+    PARTNER = "partner", "区服务商下的子商户 Sub-merchant of the district's service provider"
+
+
+class TradeType(models.TextChoices):
+    JSAPI = "jsapi", "微信内支付 In WeChat (JSAPI)"
+    NATIVE = "native", "扫码支付 QR code (Native)"
+    H5 = "h5", "手机浏览器支付 Phone browser (H5)"
+    WAP = "wap", "手机网站支付 Phone website (Alipay)"
+    PAGE = "page", "电脑网站支付 PC website (Alipay)"
+    DEMO = "demo", "演示支付 Demo payment"
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", "已申请 Requested"
+    PROCESSING = "processing", "退款中 Processing"
+    SUCCEEDED = "succeeded", "已退款 Refunded"
+    FAILED = "failed", "退款失败 Failed"
+
+
+class MismatchKind(models.TextChoices):
+    PAID_NOT_CREDITED = "paid_not_credited", "已付款未入账 Paid but not credited"
+    CREDITED_NOT_IN_BILL = "credited_not_in_bill", "已入账但账单无此笔 Credited but not in the bill"
+    AMOUNT_DIFFERS = "amount_differs", "金额不符 Amount differs"
+    REFUND_MISSING = "refund_missing", "退款未记账 Refund missing"
+    REFUND_NOT_IN_BILL = "refund_not_in_bill", "退款不在账单 Refund not in the bill"
+    ORDER_WITHOUT_POSTING = "order_without_posting", "订单已付无记账 Paid order without posting"
+
+
+class MismatchStatus(models.TextChoices):
+    OPEN = "open", "待处理 Open"
+    FIXED = "fixed", "已修正 Fixed"
+    RESOLVED = "resolved", "已说明 Resolved with a reason"
 
 
 class ProgrammeKind(models.TextChoices):

@@ -20,7 +20,16 @@ from django.db.models import Q
 from canteen.core.models import AppendOnlyQuerySet, BaseModel
 from canteen.core.scoping import ScopedManager
 
-from .choices import AccountKind, AccountStatus, Channel, FundingSource, PostingKind, ProgrammeKind, TopUpOrderStatus
+from .choices import (
+    AccountKind,
+    AccountStatus,
+    Channel,
+    FundingSource,
+    PostingKind,
+    ProgrammeKind,
+    TopUpOrderStatus,
+    TradeType,
+)
 
 DEBIT_NORMAL = frozenset(
     {
@@ -257,11 +266,22 @@ class TopUpOrder(BaseModel):
     provider_txn_id = models.CharField(max_length=64, blank=True)
     posting = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Real providers (payments/): which merchant took it, how the payer pays, until when, and
+    # how much of it has gone back to the payer.
+    merchant = models.ForeignKey(
+        "ledger.Merchant", null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    trade_type = models.CharField(max_length=8, choices=TradeType.choices, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refunded_fen = models.BigIntegerField(default=0)
+    # What the payer's page needs to pay (WeChat prepay id / code_url / h5_url, Alipay URL): no secrets.
+    pay_payload = models.JSONField(default=dict, blank=True)
 
     scope_lookups = {**_ORG_SCOPE, "guardian": "student__guardian_links__guardian__user_id"}
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
 
     def __str__(self) -> str:
         return self.out_trade_no
@@ -294,11 +314,13 @@ class Reconciliation(BaseModel):
     matched = models.PositiveIntegerField(default=0)
     mismatches = models.JSONField(default=list)
     district = models.ForeignKey("org.District", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey("ledger.Merchant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    scope_lookups = {"city": "district__city_id", "district": "district_id"}
+    # A school's staff see the runs of their own school's merchant.
+    scope_lookups = {"city": "district__city_id", "district": "district_id", "school": "merchant__school_id"}
 
     class Meta:
         ordering = ["-created_at"]
@@ -406,3 +428,7 @@ class SubsidyEligibility(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.student_id} in {self.programme_id} from {self.start}"
+
+
+# Real payment providers (issue 29): merchants, refunds to the original channel, mismatches.
+from .payments.models import Merchant, ReconciliationItem, TopUpRefund  # noqa: E402, F401

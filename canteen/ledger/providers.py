@@ -88,12 +88,40 @@ class DemoProvider:
         return out.getvalue()
 
 
-PROVIDERS: dict[str, type] = {"demo": DemoProvider}
+class ExternalProvider:
+    """A real provider (WeChat Pay, Alipay; canteen.ledger.payments): its orders are started by
+    payments.orders and paid on the payer's own page; its notifications come in on the raw-body
+    endpoint, never through the demo's dict-and-signature path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def checkout_url(self, order: TopUpOrder) -> str:
+        from django.urls import reverse
+
+        return reverse("ledger:topup-pay", kwargs={"out_trade_no": order.out_trade_no})
+
+    def verify(self, body: dict[str, Any], signature: str) -> bool:
+        return False
+
+    def settlement_csv(self, day: date) -> str:
+        raise NotImplementedError("real providers' bills are downloaded by payments.bills")
+
+
+PROVIDERS: dict[str, Any] = {
+    "demo": DemoProvider,
+    "wechat": lambda: ExternalProvider("wechat"),
+    "alipay": lambda: ExternalProvider("alipay"),
+}
 
 
 def provider_for(name: str) -> DemoProvider:
+    from .payments.registry import is_registered
+
     cls = PROVIDERS.get(name)
-    if cls is None:
+    # Production never registers the demo provider (payments.registry): no order, notification
+    # or pay page of it is accepted there.
+    if cls is None or not is_registered(name):
         from .errors import InvalidAmount
 
         raise InvalidAmount("未知支付渠道", "Unknown payment provider", code="unknown_provider")

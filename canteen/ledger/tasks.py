@@ -53,3 +53,6 @@ def return_subsidy_after_term_end() -> str:
                 p.amount_fen for p in subsidy_return_unspent(campus=campus_id, term_end=term.end, actor=None)
             )
     return f"returned {returned} fen"
+
+
+from .payments import tasks as payment_tasks  # noqa: E402, F401  (registers the payment jobs)

@@ -25,6 +25,9 @@ from canteen.org.models import Campus, Student
 
 from . import exports, reports, selectors, services, subsidies
 from .models import Book, PeriodClose, Reconciliation, SubsidyRun, TopUpOrder
+from .payments import registry
+from .payments import views as payment_views
+from .payments.models import Merchant
 from .providers import provider_for
 
 FINANCE_ROLES = {Role.CITY_REGULATOR, Role.DISTRICT_REGULATOR, Role.SCHOOL_ADMIN, Role.CANTEEN_MANAGER}
@@ -132,18 +135,40 @@ def transfer(request: HttpRequest) -> HttpResponse:
 @login_required
 def top_up_start(request: HttpRequest, student_id: uuid.UUID) -> HttpResponse:
     child = _child(request, student_id)
+    provider = registry.default_provider()
     if request.method == "POST":
         try:
-            order = services.topup_order_create(
-                student=child, amount=_money(request.POST.get("amount")), actor=request.user
-            )
+            if provider is None:
+                raise DomainError("暂未开通在线充值", "Online top-ups are not available", code="no_provider")
+            if provider == registry.DEMO:
+                order = services.topup_order_create(
+                    student=child, amount=_money(request.POST.get("amount")), actor=request.user
+                )
+            else:
+                order = payment_views.start_for_guardian(
+                    request, child=child, amount=_money(request.POST.get("amount")), provider=provider
+                )
         except DomainError as exc:
             messages.error(request, exc.message(request.LANGUAGE_CODE))
             return redirect("ledger:top-up", student_id=child.pk)
         return redirect(provider_for(order.provider).checkout_url(order))
-    return render(request, "ledger/top_up.html", {"child": child, "presets": [50, 100, 200, 500]})
+    return render(request, "ledger/top_up.html", {"child": child, "presets": [50, 100, 200, 500], "provider": provider})
 
 
+def _demo_only(view):
+    """The demo provider's pages exist only where it is registered (never in production): 404
+    before anything else, signed in or not."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        registry.require(registry.DEMO)
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@_demo_only
 @login_required
 def demo_pay(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     """The demo provider's own checkout page: confirming pays, and the provider then notifies us
@@ -339,7 +364,13 @@ def reconcile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "ledger/reconcile.html",
-        {"reconciliations": Reconciliation.objects.visible_to(request.user)[:30], "today": timezone.localdate()},
+        {
+            "reconciliations": Reconciliation.objects.visible_to(request.user)[:30],
+            "today": timezone.localdate(),
+            "providers": [(name, *registry.LABELS[name]) for name in registry.registered()],
+            "demo": registry.is_registered(registry.DEMO),
+            "merchants": Merchant.objects.visible_to(request.user).filter(active=True).select_related("school")[:200],
+        },
     )
 
 
@@ -347,9 +378,11 @@ def reconcile(request: HttpRequest) -> HttpResponse:
 def reconcile_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     _finance_user(request)
     rec = get_object_or_404(Reconciliation.objects.visible_to(request.user), pk=pk)
-    return render(request, "ledger/reconcile_detail.html", {"rec": rec})
+    items = rec.items.select_related("order", "posting", "fix_posting") if rec.merchant_id else []
+    return render(request, "ledger/reconcile_detail.html", {"rec": rec, "items": items})
 
 
+@_demo_only
 @login_required
 def demo_settlement(request: HttpRequest) -> HttpResponse:
     """Download the demo provider's settlement file for a day (what a real provider would send)."""

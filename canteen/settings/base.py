@@ -375,3 +375,21 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "canteen.core.schema.add_error_responses",
 ]
+
+# Ledger: online payment providers (issue 29). Which providers take top-ups, in order of
+# preference; "demo" (an in-process provider that moves no real money) is refused by production
+# (CANTEEN_DEMO_PAYMENTS = False there, and `check --deploy` fails with ledger.E001).
+CANTEEN_PAYMENT_PROVIDERS = env_list("CANTEEN_PAYMENT_PROVIDERS", "demo")
+CANTEEN_DEMO_PAYMENTS = env_bool("CANTEEN_DEMO_PAYMENTS", True)
+# Where providers call back (the public https origin of this site), and the providers' gateways
+# (their public API hosts unless a test points them at a local server).
+CANTEEN_PAYMENT_NOTIFY_BASE = os.environ.get("CANTEEN_PAYMENT_NOTIFY_BASE", "http://localhost:8000")
+CANTEEN_WECHATPAY_BASE_URL = os.environ.get("CANTEEN_WECHATPAY_BASE_URL", "https://api.mch.weixin.qq.com")
+CANTEEN_ALIPAY_GATEWAY = os.environ.get("CANTEEN_ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do")
+# Merchant keys and certificates: files under this directory (one folder per merchant's
+# credentials_ref) or CANTEEN_PAY_<REF>_<NAME> environment variables; never in the database.
+CANTEEN_PAYMENT_KEYS_DIR = os.environ.get("CANTEEN_PAYMENT_KEYS_DIR", str(DATA_DIR / "payment-keys"))
+# A notification whose timestamp is further than this from our clock is refused (replays).
+CANTEEN_PAYMENT_CLOCK_SKEW_S = int(os.environ.get("CANTEEN_PAYMENT_CLOCK_SKEW_S", "300"))
+# An unpaid order is closed at the provider after this many minutes.
+CANTEEN_PAYMENT_ORDER_EXPIRY_MIN = int(os.environ.get("CANTEEN_PAYMENT_ORDER_EXPIRY_MIN", "30"))

@@ -24,3 +24,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# No demo money: the demo provider is never registered here, whatever CANTEEN_PAYMENT_PROVIDERS
+# says (and `check --deploy` fails with ledger.E001 when it names it).
+CANTEEN_DEMO_PAYMENTS = False
+CANTEEN_PAYMENT_PROVIDERS = env_list("CANTEEN_PAYMENT_PROVIDERS", "wechat,alipay")

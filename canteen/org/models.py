@@ -177,7 +177,11 @@ class Student(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["campus", "student_number"], name="student_number_unique_per_campus")
         ]
-        indexes = [models.Index(fields=["campus", "status"])]
+        # student_number alone: the roster import looks pupils up by it across the district.
+        indexes = [
+            models.Index(fields=["campus", "status"]),
+            models.Index(fields=["student_number"], name="student_number_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.student_number}）"
@@ -250,6 +254,10 @@ class Guardian(BaseModel):
         "campus": "links__student__campus_id",
         "guardian": "user_id",
     }
+
+    class Meta:
+        # The roster import and guardian binding find a guardian by mobile.
+        indexes = [models.Index(fields=["phone"], name="guardian_phone_idx")]
 
     def __str__(self) -> str:
         return self.name

@@ -162,6 +162,7 @@ class Student(BaseModel):
     nutrition_programme = models.BooleanField(default=False)
     allergens = models.JSONField(default=list, blank=True, help_text="allergen group codes")
     diet_notes = models.CharField(max_length=200, blank=True)
+    boarding = models.BooleanField(default=False, help_text="寄宿生 boards at school")
 
     scope_lookups = {
         "city": "campus__school__district__city_id",
@@ -176,7 +177,11 @@ class Student(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["campus", "student_number"], name="student_number_unique_per_campus")
         ]
-        indexes = [models.Index(fields=["campus", "status"])]
+        # student_number alone: the roster import looks pupils up by it across the district.
+        indexes = [
+            models.Index(fields=["campus", "status"]),
+            models.Index(fields=["student_number"], name="student_number_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.student_number}）"
@@ -250,6 +255,10 @@ class Guardian(BaseModel):
         "guardian": "user_id",
     }
 
+    class Meta:
+        # The roster import and guardian binding find a guardian by mobile.
+        indexes = [models.Index(fields=["phone"], name="guardian_phone_idx")]
+
     def __str__(self) -> str:
         return self.name
 
@@ -273,3 +282,89 @@ class GuardianLink(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.guardian} → {self.student}"
+
+
+class RosterImportStatus(models.TextChoices):
+    PREVIEWED = "previewed", "待确认 Awaiting confirmation"
+    REJECTED = "rejected", "有错误 Has errors"
+    APPLYING = "applying", "导入中 Importing"
+    APPLIED = "applied", "已导入 Imported"
+    DRY_RUN = "dry_run", "试运行 Dry run"
+    FAILED = "failed", "失败 Failed"
+
+
+class RosterImport(BaseModel):
+    """One upload of a roster file: who sent what, what the preview found, what was written.
+    The file itself is kept only until it is applied (then cleared); its hash stays."""
+
+    actor = models.ForeignKey("org.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="+")
+    # Null for a district-wide import.
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    content = models.BinaryField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=RosterImportStatus.choices)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    warning_count = models.PositiveIntegerField(default=0)
+    # {"file_errors": [...], "rows": [{"row": n, "student_number", "errors": [...], "warnings": [...]}]}
+    report = models.JSONField(default=dict, blank=True)
+    # {"students_created", "students_updated", "students_unchanged", "guardians_created", "links_created", ...}
+    counts = models.JSONField(default=dict, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    scope_lookups = {"city": "district__city_id", "district": "district_id", "school": "school_id"}
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+
+class BindingCode(BaseModel):
+    """The code printed for a pupil's family: with a one-time code sent to the guardian's mobile it
+    binds a guardian account to the pupil. Reprinting gives the same code; revoking makes a new one."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="binding_codes")
+    code = models.CharField(max_length=16, unique=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    scope_lookups = {
+        "city": "student__campus__school__district__city_id",
+        "district": "student__campus__school__district_id",
+        "school": "student__campus__school_id",
+        "campus": "student__campus_id",
+    }
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student"], condition=models.Q(revoked_at__isnull=True), name="one_active_binding_code"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"binding code of {self.student_id}"
+
+
+class BindingChallenge(BaseModel):
+    """A one-time code sent to a mobile to confirm a binding. Only the code's hash is stored."""
+
+    binding_code = models.ForeignKey(BindingCode, on_delete=models.CASCADE, related_name="challenges")
+    mobile = models.CharField(max_length=20, db_index=True)
+    guardian_name = models.CharField(max_length=40, blank=True)
+    relation = models.CharField(max_length=12, choices=Relation.choices, default=Relation.OTHER)
+    code_hash = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"binding challenge {self.pk}"

@@ -28,5 +28,8 @@ urlpatterns = [
 urlpatterns += [path("api/v1/", include([path(f"{d}/", include(f"canteen.{d}.api.urls")) for d in DOMAINS]))]
 urlpatterns += [path("", include(f"canteen.{d}.urls")) for d in DOMAINS]
 
+# API callers get JSON for an unexpected error too (canteen.core.views.server_error).
+handler500 = "canteen.core.views.server_error"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

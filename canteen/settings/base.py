@@ -255,3 +255,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CANTEEN_LOG_LEVEL", "INFO")},
 }
+
+# Consumption (window terminals' safety, 2026-12-08): the longest a web request may run before
+# the server process is killed (gunicorn --timeout, `canteen web`). Terminals are told it: a
+# checkout they gave up is only taken for "never arrived" once this much more time has passed.
+CANTEEN_WEB_TIMEOUT = int(os.environ.get("CANTEEN_WEB_TIMEOUT", "30"))

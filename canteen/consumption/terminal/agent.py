@@ -29,6 +29,10 @@ from .store import Store
 
 log = logging.getLogger("canteen.terminal")
 QR_PREFIX = "CQ1."  # identity's QR card tokens
+# The server's answers that mean "this terminal's token is not (or no longer) accepted": the
+# sync pauses and keeps every row until a valid token arrives; nothing is written off.
+AUTH_FAILURES = frozenset({"authentication_failed", "not_authenticated", "terminal_inactive"})
+AUTH_NOTICE = "终端认证失败（令牌已更换或终端已停用）：待同步的取餐记录已保留，请联系食堂负责人更新终端令牌"
 
 
 def _local_key(token: str) -> AESGCM:
@@ -60,6 +64,11 @@ class Config:
     # Highest set-meal price of the campus: the offline estimate of what a meal costs, so the
     # offline limit errs on the side of the canteen.
     offline_price_fen: int = 0
+    # How long the server may still be running a request it received (its process is killed
+    # after that): a "not found" is final only for a request older than this.
+    request_deadline_s: float = 60.0
+    # The server's clock minus this terminal's, measured at the last /terminal/me/.
+    server_offset_s: float = 0.0
 
     @classmethod
     def from_me(cls, body: dict) -> Config:
@@ -73,6 +82,8 @@ class Config:
             timezone=body.get("timezone") or "Asia/Shanghai",
             sessions=[Session(**s) for s in body.get("sessions", [])],
             offline_price_fen=int(body.get("offline_price_fen") or 0),
+            request_deadline_s=float(body.get("request_deadline_s") or 60),
+            server_offset_s=float(body.get("server_offset_s") or 0),
         )
 
 
@@ -111,6 +122,8 @@ class TerminalAgent:
         self._sync_thread: threading.Thread | None = None
         self.stats: dict[str, list[float]] = {"identify_ms": [], "checkout_ms": []}
         self._last_qr_scan = 0.0
+        # Set when the server refuses this terminal's token: the sync waits for a valid one.
+        self.auth_failed = ""
 
     # -- local sealed files ---------------------------------------------------------------
 
@@ -180,9 +193,19 @@ class TerminalAgent:
             me = self.client.me(gallery_version=have)
             if not me.ok:
                 log.error("terminal not accepted by the server: %s %s", me.status, me.message_zh)
+                if me.status in (401, 403):
+                    self._auth_refused(me.error_code or str(me.status))
+                self._came_online()
                 return False
-            self.config = Config.from_me(me.body)
-            self._put_sealed("config", json.dumps(me.body).encode())
+            self._auth_accepted()
+            body = dict(me.body)
+            try:
+                server_now = datetime.fromisoformat(body["server_time"]).timestamp()
+                body["server_offset_s"] = round(server_now - time.time(), 3)
+            except (KeyError, TypeError, ValueError):
+                body["server_offset_s"] = 0.0
+            self.config = Config.from_me(body)
+            self._put_sealed("config", json.dumps(body).encode())
             self.kiosk.window_name = self.config.window_name
             if self.gallery is None or str(self.gallery.version) != self.config.gallery_version:
                 reply = self.client.gallery(have_version=have)
@@ -199,6 +222,18 @@ class TerminalAgent:
         except Offline as exc:
             self._went_offline(str(exc))
             return False
+
+    def _auth_refused(self, code: str) -> None:
+        if not self.auth_failed:
+            log.error("the server refuses this terminal's token (%s): sync paused, rows kept", code)
+        self.auth_failed = code or "authentication_failed"
+        self.kiosk.set_notice(AUTH_NOTICE)
+
+    def _auth_accepted(self) -> None:
+        if self.auth_failed:
+            log.info("token accepted again: sync resumes")
+            self.auth_failed = ""
+            self.kiosk.set_notice("")
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -281,7 +316,12 @@ class TerminalAgent:
     def checkout(self, *, student_id: str, frame_ts: float, method: str = "face", **extra: Any) -> str:
         at = datetime.fromtimestamp(frame_ts).astimezone()
         key = f"{self.config.code or 'T'}-{uuid.uuid4().hex}"
-        body = {"method": method, "identified_at": at.isoformat(), **extra}
+        # The moment (server's clock) after which this terminal has given the request up: the
+        # server refuses it from then on, so a request held up in a frozen or overloaded worker
+        # cannot charge a pupil the screen refused or served offline.
+        give_up = time.time() + self.config.server_offset_s + self.client.timeout
+        expires = datetime.fromtimestamp(give_up).astimezone().isoformat(timespec="milliseconds")
+        body = {"method": method, "identified_at": at.isoformat(), "expires_at": expires, **extra}
         if student_id:
             body["student_id"] = student_id
         served_on, session_kind = self._local_session(at)
@@ -296,15 +336,15 @@ class TerminalAgent:
             served_on=served_on,
             session_kind=session_kind,
         )
-        student = self.roster.get(student_id) or {"id": local_id, "name": "" if student_id else "二维码卡"}
+        student = self.roster.get(student_id) or {"id": local_id, "name": "" if student_id else "二维码"}
         if not self.online and time.monotonic() - (self._offline_since or 0) < self.offline_retry_after:
-            return self._serve_offline(key, student, frame_ts, served_on, session_kind)
+            return self._serve_offline(key, student, frame_ts, served_on, session_kind, sent=False)
         t0 = time.perf_counter()
         try:
             reply = self.client.checkout(key=key, body=body)
         except Offline as exc:
             self._went_offline(str(exc))
-            return self._serve_offline(key, student, frame_ts, served_on, session_kind)
+            return self._serve_offline(key, student, frame_ts, served_on, session_kind, sent=exc.sent)
         self.stats["checkout_ms"].append((time.perf_counter() - t0) * 1000)
         self._came_online()
         return self._settle_online(key, reply, student, frame_ts)
@@ -326,7 +366,13 @@ class TerminalAgent:
         if reply.error_code == "idempotency_in_progress":
             self.store.set_state(key, "retry", error=reply.error_code)
             return "pending"
+        if reply.status in (401, 403) and reply.error_code in AUTH_FAILURES:
+            self._auth_refused(reply.error_code)
         self.store.set_state(key, "rejected", response=reply.body, error=reply.error_code)
+        # The server names whom it refused (a QR card, a PIN): the roster has the name.
+        named = self.roster.get(str(_details(reply).get("student_id", "")))
+        if named:
+            student = named
         self.kiosk.show(
             "refused",
             frame_ts=frame_ts,
@@ -337,12 +383,14 @@ class TerminalAgent:
         )
         return "refused"
 
-    def _serve_offline(self, key: str, student: dict, frame_ts: float, served_on: str, session_kind: str) -> str:
+    def _serve_offline(
+        self, key: str, student: dict, frame_ts: float, served_on: str, session_kind: str, *, sent: bool = True
+    ) -> str:
         """The server is unreachable: serve within the offline limits, or refuse. Either way
         the row stays for the sync thread (an abandoned one is voided there if it did land)."""
         reason = self._offline_refusal(key, student["id"], served_on, session_kind)
         if reason:
-            self.store.set_state(key, "abandoned", error=reason)
+            self.store.set_state(key, "abandoned", error=reason, sent=sent)
             self.kiosk.show("refused", frame_ts=frame_ts, student=student, message=reason, online=False)
             self._wake.set()
             return "refused"
@@ -379,21 +427,33 @@ class TerminalAgent:
     # -- sync --------------------------------------------------------------------------------
 
     def sync_once(self) -> int:
-        """Send everything waiting, oldest first; stops at the first network failure. Returns the
-        number of rows settled."""
+        """Send everything waiting, oldest first; stops at the first network failure, and
+        pauses (keeping every row) when the server refuses the token. Returns the number of
+        rows settled."""
         settled = 0
+        if self.auth_failed:
+            return 0  # refresh() lifts the pause once the server accepts a token again
         for row in self.store.to_sync():
             if self._stop.is_set():
                 break
             try:
                 if row.state == "abandoned":
-                    self._reconcile_abandoned(row.key)
+                    if not self._reconcile_abandoned(row):
+                        if self.auth_failed:
+                            return settled
+                        continue
                 else:
-                    reply = self.client.checkout(key=row.key, body=row.body, served_offline=row.state == "offline")
+                    reply = self.client.checkout(
+                        key=row.key, body=row.body, served_offline=row.state == "offline", syncing=True
+                    )
                     if reply.ok:
                         self.store.set_state(row.key, "done", response=reply.body, synced=True)
                     elif reply.error_code == "idempotency_in_progress":
                         continue
+                    elif reply.status in (401, 403) and reply.error_code in AUTH_FAILURES:
+                        self._auth_refused(reply.error_code)
+                        self.store.note_error(row.key, reply.error_code)
+                        return settled
                     else:
                         # A refused online retry charged nothing; a refused offline meal was
                         # handed over anyway: kept as failed for the manager, never resent.
@@ -409,29 +469,43 @@ class TerminalAgent:
                 time.sleep(self.sync_pause)
         return settled
 
-    def _reconcile_abandoned(self, key: str) -> None:
+    def _reconcile_abandoned(self, row: Any) -> bool:
+        """Did the request of a checkout refused on screen reach the server after all? Void it
+        if so. True when the row is settled."""
+        key = row.key
         found = self.client.record_by_key(key)
+        if found.status in (401, 403) and found.error_code in AUTH_FAILURES:
+            self._auth_refused(found.error_code)
+            return False
         if found.status == 404:
+            # "Not found" is final only once the request cannot still be running in a server
+            # process: it expired (the server refuses it from then on), and whatever passed
+            # that check before has been answered or killed with its process.
+            settles_at = row.created_at + self.client.timeout + self.config.request_deadline_s + 1
+            if row.sent and time.time() < settles_at:
+                self.store.note_error(key, "not_found_yet")
+                return False
             self.store.set_state(key, "done", error="nothing_to_void", synced=True)
-            return
+            return True
         if not found.ok:
             self.store.note_error(key, found.error_code or str(found.status))
-            return
+            return False
         if found.body.get("status") == "served":
             reply = self.client.void(
                 record_id=found.body["id"], key=f"void-{key}", reason="终端离线时已拒绝该次取餐，恢复后撤销"
             )
             if not reply.ok and reply.error_code != "meal_record_voided":
                 self.store.note_error(key, reply.error_code or str(reply.status))
-                return
+                return False
         self.store.set_state(key, "done", response=found.body, error="voided", synced=True)
+        return True
 
     def _sync_loop(self) -> None:
         last_refresh = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.sync_every)
             self._wake.clear()
-            if time.monotonic() - last_refresh > 60 or not self.online:
+            if time.monotonic() - last_refresh > 60 or not self.online or self.auth_failed:
                 last_refresh = time.monotonic()
                 if not self.refresh():
                     continue
@@ -473,9 +547,21 @@ class TerminalAgent:
         while time.monotonic() < deadline:
             if not self.store.to_sync(limit=1):
                 return True
+            if self.auth_failed and not self.refresh():
+                return False  # the token is refused: the queue waits for a valid one
             if not (self.online or self.refresh()):
                 return False  # unreachable: the queue waits for the next run
             self.sync_once()
+            if self.auth_failed:
+                return False
             if self.store.to_sync(limit=1):
                 time.sleep(0.5)
         return not self.store.to_sync(limit=1)
+
+
+def _details(reply: Reply) -> dict:
+    if isinstance(reply.body, dict):
+        details = (reply.body.get("error") or {}).get("details")
+        if isinstance(details, dict):
+            return details
+    return {}

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -93,6 +94,14 @@ class Command(BaseCommand):
         agent.start()
         if opts["sync_only"]:
             drained = agent.drain(timeout=120)
+            if agent.auth_failed:
+                # Not "complete", and not exit 0: the rows wait for a valid token.
+                self.stdout.write(
+                    f"sync paused: the server refuses this terminal's token ({agent.auth_failed}); "
+                    f"rows kept: {store.counts()}"
+                )
+                store.close()
+                sys.exit(3)
             self.stdout.write(f"sync {'complete' if drained else 'incomplete'}: {store.counts()}")
             store.close()
             return

@@ -224,5 +224,11 @@ class AllergenConflict(BaseModel):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["campus", "served_on", "resolution"], name="allergen_conflict_day")]
 
+    @property
+    def allergen_labels(self) -> list[str]:
+        from .allergens import labels
+
+        return labels(self.allergens)
+
     def __str__(self) -> str:
         return f"{self.served_on} {self.student_id} {','.join(self.allergens)} {self.resolution}"

@@ -370,9 +370,25 @@ class TerminalAgent:
             self._auth_refused(reply.error_code)
         self.store.set_state(key, "rejected", response=reply.body, error=reply.error_code)
         # The server names whom it refused (a QR card, a PIN): the roster has the name.
-        named = self.roster.get(str(_details(reply).get("student_id", "")))
+        details = _details(reply)
+        named = self.roster.get(str(details.get("student_id", "")))
         if named:
             student = named
+        if reply.error_code == "allergen_conflict":
+            # Red screen: the meal holds what the pupil must not eat; nothing was charged and
+            # the window staff decide (serve the alternative, or confirm with a reason).
+            self.kiosk.show(
+                "allergen",
+                frame_ts=frame_ts,
+                student=student,
+                conflict_allergens=list(details.get("allergens") or []),
+                set_meal_name=str(details.get("set_meal_name") or ""),
+                alternative_name=str(details.get("alternative_name") or ""),
+                message=reply.message_zh,
+                code=reply.error_code,
+                online=True,
+            )
+            return "allergen"
         self.kiosk.show(
             "refused",
             frame_ts=frame_ts,

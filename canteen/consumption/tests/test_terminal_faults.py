@@ -197,7 +197,8 @@ def test_the_checkout_waits_its_own_timeout_after_a_long_download(world, canteen
     agent._came_online()
     agent.sync_once()
     record = MealRecord.objects.get()
-    assert record.served_offline and record.student_id == pupil.pk
+    assert record.served_offline
+    assert record.student_id == pupil.pk
     assert balance(pupil) == 2000 - canteen.price_fen
 
 
@@ -245,7 +246,8 @@ def test_a_refused_token_pauses_the_sync_and_keeps_every_served_meal(
         check=False,
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr[-2000:]
-    assert "sync paused" in proc.stdout and "complete" not in proc.stdout
+    assert "sync paused" in proc.stdout
+    assert "complete" not in proc.stdout
 
     # A valid token arrives: the sync resumes and every meal is recorded once.
     agent.client.token = new_token

@@ -146,7 +146,11 @@ def allergen_conflict_resolve(
     if action not in {"alternative", "confirm", "decline"}:
         raise DomainError("未知的处理方式", "Unknown resolution", code="invalid_resolution")
     with transaction.atomic():
-        conflict = AllergenConflict.objects.select_for_update().select_related("student", "window").get(pk=conflict.pk)
+        conflict = (
+            AllergenConflict.objects.select_for_update(of=("self",))
+            .select_related("student", "window")
+            .get(pk=conflict.pk)
+        )
         if conflict.resolution != ConflictResolution.PENDING:
             raise InvalidTransition("该过敏冲突已处理", "This allergen conflict has already been resolved")
         record = None

@@ -232,3 +232,27 @@ class AllergenConflict(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.served_on} {self.student_id} {','.join(self.allergens)} {self.resolution}"
+
+
+class FaceLiveness(models.TextChoices):
+    OFF = "off", "不要求 Not required"
+    REQUIRED = "required", "必须通过活体检测 Required"
+
+
+class CampusCheckoutPolicy(BaseModel):
+    """A campus's rules for its window terminals. `face_liveness`: whether a face checkout needs
+    proof of a live face (the camera module's signal, or the terminal's multi-frame check);
+    sent to the terminals with their configuration."""
+
+    campus = models.OneToOneField(Campus, on_delete=models.CASCADE, related_name="+")
+    face_liveness = models.CharField(max_length=10, choices=FaceLiveness.choices, default=FaceLiveness.OFF)
+
+    scope_lookups = {
+        "city": "campus__school__district__city_id",
+        "district": "campus__school__district_id",
+        "school": "campus__school_id",
+        "campus": "campus_id",
+    }
+
+    def __str__(self) -> str:
+        return f"{self.campus_id} liveness={self.face_liveness}"

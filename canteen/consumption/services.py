@@ -881,3 +881,36 @@ def _resolve_student(
     if student is None:
         raise UnknownStudent(details={"student_id": str(student_id)})
     return student
+
+
+# -- campus policy ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def campus_policy_set(*, campus: Any, actor: Any, face_liveness: str) -> Any:
+    """Set whether the campus's terminals require a live face for face checkout."""
+    from .models import CampusCheckoutPolicy, FaceLiveness
+
+    if face_liveness not in FaceLiveness.values:
+        raise DomainError("未知的活体检测要求", "Unknown liveness requirement", code="invalid_policy")
+    policy, _ = CampusCheckoutPolicy.objects.select_for_update().get_or_create(campus=campus)
+    before = policy.face_liveness
+    policy.face_liveness = face_liveness
+    policy.save(update_fields=["face_liveness", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="consumption.campus_policy_set",
+        target=policy,
+        before={"face_liveness": before},
+        after={"face_liveness": face_liveness},
+        school_id=campus.school_id,
+    )
+    return policy
+
+
+def campus_face_liveness(*, campus: Any) -> str:
+    """The campus's liveness requirement ("off" when never set)."""
+    from .models import CampusCheckoutPolicy, FaceLiveness
+
+    value = CampusCheckoutPolicy.objects.filter(campus=campus).values_list("face_liveness", flat=True).first()
+    return value or FaceLiveness.OFF

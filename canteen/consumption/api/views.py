@@ -248,6 +248,8 @@ class TerminalMeView(APIView):
                 "offline_price_fen": max((p.price_fen for p in prices), default=0),
                 # A request older than this has either been answered or died with its process.
                 "request_deadline_s": int(getattr(settings, "CANTEEN_WEB_TIMEOUT", 30)),
+                # Must a face checkout prove a live face (camera signal or multi-frame check)?
+                "face_liveness": services.campus_face_liveness(campus=terminal.campus),
             }
         )
 

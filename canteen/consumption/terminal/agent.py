@@ -69,6 +69,9 @@ class Config:
     request_deadline_s: float = 60.0
     # The server's clock minus this terminal's, measured at the last /terminal/me/.
     server_offset_s: float = 0.0
+    # The campus's policy: "required" = a face checkout needs a live face (camera module's
+    # signal or the multi-frame check); "off" = not checked.
+    face_liveness: str = "off"
 
     @classmethod
     def from_me(cls, body: dict) -> Config:
@@ -84,6 +87,7 @@ class Config:
             offline_price_fen=int(body.get("offline_price_fen") or 0),
             request_deadline_s=float(body.get("request_deadline_s") or 60),
             server_offset_s=float(body.get("server_offset_s") or 0),
+            face_liveness=str(body.get("face_liveness") or "off"),
         )
 
 
@@ -101,6 +105,7 @@ class TerminalAgent:
         sync_pause: float = 0.0,
         offline_retry_after: float = 5.0,
         min_face_px: int = 100,
+        liveness: Any = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -111,6 +116,10 @@ class TerminalAgent:
         self.sync_pause = sync_pause
         self.offline_retry_after = offline_retry_after
         self.min_face_px = min_face_px
+        # canteen.identity.liveness.LivenessCheck: the multi-frame check (None: not installed).
+        self.liveness = liveness
+        self._approach = liveness.approach() if liveness is not None else None
+        self._last_prompt = 0.0
         self._seal = _local_key(token)
         self.config = Config()
         self.gallery: Any = None
@@ -237,8 +246,10 @@ class TerminalAgent:
 
     # -- frames ------------------------------------------------------------------------------
 
-    def handle_frame(self, frame_ts: float, frame: np.ndarray) -> str | None:
-        """Process one camera frame; returns what the screen now shows (or None: nothing new)."""
+    def handle_frame(self, frame_ts: float, frame: np.ndarray, camera_live: bool | None = None) -> str | None:
+        """Process one camera frame; returns what the screen now shows (or None: nothing new).
+        `camera_live`: the camera module's own liveness signal for this frame (IR, depth), when
+        it gives one."""
         if self.engine is None or self.gallery is None:
             return None
         t0 = time.perf_counter()
@@ -249,6 +260,12 @@ class TerminalAgent:
             # No face: perhaps a QR card held up to the same camera (the alternative to the
             # face uses the same window, not a second-class queue).
             return self._scan_qr(frame_ts, frame)
+        required = self.config.face_liveness == "required"
+        live = None
+        if required and camera_live is None and self._approach is not None:
+            # Every frame of the approach counts, before the match decides: a blink may come
+            # before the face is recognized.
+            live = self._approach.observe(frame_ts, frame, boxes[0])
         embedding = self.engine.embed(frame, boxes[0])
         match = self.gallery.identify(embedding)
         self.stats["identify_ms"].append((time.perf_counter() - t0) * 1000)
@@ -257,6 +274,11 @@ class TerminalAgent:
             scanned = self._scan_qr(frame_ts, frame)
             if scanned:
                 return scanned
+        liveness = ""
+        if match.decision == "accept" and required:
+            liveness, shown = self._liveness_gate(frame_ts, match, camera_live, live)
+            if not liveness:
+                return shown
         if not self._fresh(f"{match.decision}:{subject}"):
             return None  # the same student still standing there
         if match.decision == "reject":
@@ -282,7 +304,37 @@ class TerminalAgent:
             method="face",
             match_distance=round(float(match.distance), 4),
             match_margin=round(float(match.margin), 4),
+            **({"liveness": liveness} if liveness else {}),
         )
+
+    def _liveness_gate(
+        self, frame_ts: float, match: Any, camera_live: bool | None, live: Any
+    ) -> tuple[str, str | None]:
+        """("camera" | "multiframe", None) when the face is live; ("", what the screen shows)
+        when not (yet). A photo or a screen is refused; a face that has not blinked yet is asked
+        to, and the next frames of its approach are looked at."""
+        student = self.roster.get(match.student_id) or {"id": match.student_id, "name": ""}
+        if camera_live is True:
+            return "camera", None
+        if camera_live is False or self.liveness is None:
+            if not self._fresh(f"spoof:{match.student_id}"):
+                return "", None
+            message = (
+                "活体检测未通过：请本人正对摄像头，或出示二维码"
+                if camera_live is False
+                else "本终端未配备活体检测，请出示二维码或到人工窗口"
+            )
+            self.kiosk.show("refused", frame_ts=frame_ts, student=student, message=message, online=self.online)
+            return "", "refused"
+        if live is not None and live.live:
+            return "multiframe", None
+        if frame_ts - self._last_prompt < 1.0:
+            return "", None
+        self._last_prompt = frame_ts
+        self.kiosk.show(
+            "confirm", frame_ts=frame_ts, student=student, message="请眨一眨眼睛，完成活体检测", online=self.online
+        )
+        return "", "liveness_wait"
 
     def _fresh(self, subject: str) -> bool:
         now = time.time()

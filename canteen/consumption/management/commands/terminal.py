@@ -74,10 +74,14 @@ class Command(BaseCommand):
         kiosk_state = KioskState()
         client = ServerClient(opts["server"], token, timeout=opts["timeout"])
         engine = None
+        liveness = None
         if not opts["sync_only"]:
             from canteen.identity.engine import FaceEngine
 
             engine = FaceEngine.default()
+            from canteen.identity.liveness import LivenessCheck
+
+            liveness = LivenessCheck.default()
         agent = TerminalAgent(
             client=client,
             store=store,
@@ -87,6 +91,7 @@ class Command(BaseCommand):
             cooldown=opts["cooldown"],
             sync_pause=opts["sync_pause"],
             min_face_px=opts["min_face_px"],
+            liveness=liveness,
         )
         # SIGTERM (systemd stop) ends the loop cleanly; SIGKILL needs nothing: the queue is durable.
         signal.signal(signal.SIGTERM, lambda *_: agent.stop())

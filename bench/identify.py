@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Face identification latency at the serving window.
 
-    .venv/bin/python bench/identify.py [--small] [--frames 60] [--gallery 5000]
+    .venv/bin/python bench/identify.py [--small] [--frames 60] [--gallery 5000] [--no-liveness]
 
 1. Per frame: detect (HOG, upsample 0, threshold 0.3; faces of 100 px or more, as the terminal
    looks, with the whole pyramid beside it) + 5-point landmarks + 128-d embedding
@@ -19,7 +19,11 @@
    5,000 sealed templates in one campus; building the campus gallery (read + AES-GCM decrypt
    of every template), a cached gallery access (version check + audit row), and sealing /
    opening the terminal package. The scratch database is dropped at the end.
-   --small: 15 frames, 1,000 templates on the server side.
+5. Liveness (canteen.identity.liveness): the multi-frame check's cost per approach, its
+   refusal rate on attack sequences (each still portrait printed or on a screen, moved by hand:
+   shift, rotation, scale, tilt in perspective, glare, moiré) and its false-refusal rate on
+   SYNTHETIC blinks of the same stills (no real live video here). --no-liveness skips it.
+   --small: 15 frames, 1,000 templates on the server side, 1 approach per person and kind.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--gallery", type=int, default=5000)
     parser.add_argument("--no-db", action="store_true", help="skip the PostgreSQL part")
+    parser.add_argument("--no-liveness", action="store_true", help="skip the liveness part")
+    parser.add_argument("--liveness-trials", type=int, default=None, help="approaches per person and kind")
     args = parser.parse_args()
     frames_n = args.frames or (15 if args.small else 60)
     server_n = 1000 if args.small else args.gallery
@@ -138,9 +144,51 @@ def main() -> None:
     print(f"  identify, {len(gallery)} gallery  {ms(ident)}   (2,000 probes)")
     print(f"  frame → decision        {ms(total_t)}")
 
+    if not args.no_liveness:
+        liveness(args.liveness_trials or (1 if args.small else 3))
     if args.no_db:
         return
     server_side(server_n, rng)
+
+
+def liveness(trials: int) -> None:
+    """5. The multi-frame liveness check (canteen.identity.liveness) on approaches of 8 frames:
+    attacks = each still portrait printed (with or without glare) or on a screen (moiré), moved
+    as a hand moves it (shift, rotation, scale, ±25° tilt in perspective); "live" = the same
+    stills with a SYNTHETIC blink (a non-rigid warp of the eye regions). No real live video was
+    available: the false-refusal rate is on synthetic blinks, not on pupils."""
+    from canteen.identity.liveness import LivenessCheck
+    from canteen.identity.liveness_samples import measure, sequences
+
+    check = LivenessCheck.default()
+    rows = measure(sequences(trials=trials))
+    decided = [r for r in rows if r.faces >= check.min_frames]
+    attacks = [r for r in decided if r.kind != "live"]
+    live = [r for r in decided if r.kind == "live"]
+    undecided = len(rows) - len(decided)
+    cost = [r.seconds_per_approach for r in decided]
+    per_frame = [r.seconds_per_approach / r.faces for r in decided]
+    print(
+        f"\nLiveness, multi-frame (68-point landmarks, threshold {check.threshold}), {len(rows)} approaches of 8 frames"
+    )
+    print(f"  cost per approach       {ms(cost)}   (per frame with a face: {ms(per_frame)})")
+    for kind in ("photo", "photo+glare", "screen"):
+        group = [r for r in attacks if r.kind == kind]
+        refused = sum(not r.live for r in group)
+        top = max((r.score for r in group), default=0.0)
+        print(f"  attack {kind:12s}     refused {refused}/{len(group)}   (highest score {top:.3f})")
+    refused_all = sum(not r.live for r in attacks)
+    print(f"  attacks refused         {refused_all}/{len(attacks)} = {refused_all / max(1, len(attacks)):.1%}")
+    false_refusals = sum(not r.live for r in live)
+    print(
+        f"  synthetic blinks refused {false_refusals}/{len(live)} = {false_refusals / max(1, len(live)):.1%}"
+        "   (false refusals; synthetic, not real pupils)"
+    )
+    by_person = {}
+    for r in live:
+        by_person.setdefault(r.person, []).append(r.live)
+    print("  passed blinks by person: " + ", ".join(f"{p} {sum(v)}/{len(v)}" for p, v in sorted(by_person.items())))
+    print(f"  approaches with fewer than {check.min_frames} faces found (no verdict): {undecided}")
 
 
 def server_side(n: int, rng) -> None:

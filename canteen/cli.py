@@ -63,6 +63,10 @@ def _web_argv(extra: list[str]) -> list[str]:
         "4",
         "--keep-alive",
         keep_alive,
+        # A request running longer is killed with its process: the bound a window terminal relies
+        # on before it takes a checkout it gave up for one that never arrived.
+        "--timeout",
+        os.environ.get("CANTEEN_WEB_TIMEOUT", "30"),
         "--access-logfile",
         "-",
         *extra,

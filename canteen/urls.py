@@ -35,3 +35,6 @@ urlpatterns += [path("", include(f"canteen.{d}.urls")) for d in DOMAINS]
 # Uploads are served through a view that asks the owning domain whether the viewer may see the
 # file (canteen/core/media.py), in every configuration: never a plain directory listing of links.
 urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", serve_media, name="media")]
+
+# API callers get JSON for an unexpected error too (canteen.core.views.server_error).
+handler500 = "canteen.core.views.server_error"

@@ -93,5 +93,48 @@ class RecordAlreadyVoided(InvalidTransition):
 class KeyBelongsToAnotherCheckout(DomainError):
     code = "idempotency_key_reused"
     status = 422
-    message_zh = "该幂等键已用于另一名学生的结算"
-    message_en = "This idempotency key was already used for another student's checkout"
+    # Says nothing of whose checkout it was: the caller may be another terminal or pupil.
+    message_zh = "该请求编号已用于另一笔内容不同的结算，本次未扣款，请重新发起"
+    message_en = (
+        "This idempotency key was already used for a different checkout request; nothing was charged, start again"
+    )
+
+
+class CheckoutExpired(Conflict):
+    code = "checkout_expired"
+    message_zh = "终端已放弃这次结算（等待超时），本次未扣款"
+    message_en = "The terminal gave this checkout up (it timed out); nothing was charged"
+
+
+class AllergenConflictFound(Conflict):
+    """Today's set meal holds an allergen the pupil declared (or breaks their diet): nothing is
+    charged, the kiosk turns red, the window staff decide (consumption.allergens)."""
+
+    code = "allergen_conflict"
+
+    def __init__(
+        self,
+        *,
+        allergens: list[str],
+        codes: list[str],
+        set_meal_name: str,
+        alternative_name: str,
+        conflict_id: str,
+        student_id: str,
+    ) -> None:
+        what = "、".join(allergens)
+        instead = f"改供「{alternative_name}」" if alternative_name else "另行安排餐食"
+        instead_en = f"serve {alternative_name} instead" if alternative_name else "arrange another meal"
+        super().__init__(
+            f"过敏冲突：「{set_meal_name}」含{what}。未扣款，请窗口工作人员{instead}，或确认并填写原因",
+            f"Allergen conflict: {set_meal_name} contains {', '.join(codes)}. Nothing was charged; "
+            f"window staff: {instead_en}, or confirm with a reason",
+            details={
+                "allergens": allergens,
+                "codes": codes,
+                "set_meal_name": set_meal_name,
+                "alternative_name": alternative_name,
+                "conflict_id": conflict_id,
+                "student_id": student_id,
+            },
+        )

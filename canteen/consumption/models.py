@@ -108,6 +108,9 @@ class MealRecord(BaseModel):
     match_distance = models.FloatField(null=True, blank=True)
     match_margin = models.FloatField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=128)  # unique: Meta.constraints
+    # HMAC of the request body (services.request_digest): a key reused with another body is
+    # refused, not replayed. Blank on records written before it was kept.
+    request_digest = models.CharField(max_length=64, blank=True, default="")
     posting_id = models.CharField(max_length=64, blank=True)
     charge_status = models.CharField(max_length=8, choices=ChargeStatus.choices, default=ChargeStatus.CHARGED)
     balance_after_fen = models.BigIntegerField(null=True, blank=True)
@@ -168,3 +171,88 @@ class MealRecordTransition(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.record_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class ConflictResolution(models.TextChoices):
+    PENDING = "pending", "待处理 Waiting for the window staff"
+    ALTERNATIVE = "alternative", "已改供替代套餐 Alternative meal served"
+    CONFIRMED = "confirmed", "工作人员确认后供餐 Served after staff confirmation"
+    DECLINED = "declined", "未供餐 Not served"
+    SERVED_OFFLINE = "served_offline", "离线时已供餐 Served while offline"
+
+
+class AllergenConflict(BaseModel):
+    """A checkout stopped because today's set meal holds one of the pupil's declared allergens
+    (or breaks their diet). The charge is refused; the window staff serve the alternative set
+    meal of the menu, or confirm with a reason; either way the conflict is kept, audited and
+    published (`consumption.allergen_conflict`)."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="+")
+    campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="+")
+    school_id = models.UUIDField()
+    district_id = models.UUIDField()
+    window = models.ForeignKey(ServingWindow, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    terminal = models.ForeignKey(Terminal, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    served_on = models.DateField()
+    session_kind = models.CharField(max_length=16)
+    set_meal_id = models.CharField(max_length=64, blank=True)
+    set_meal_name = models.CharField(max_length=100)
+    # Allergen codes (meals.choices.Allergen) the meal holds and the pupil declared; a diet
+    # rule broken is "diet:<diet>".
+    allergens = models.JSONField(default=list)
+    alternative_set_meal_id = models.CharField(max_length=64, blank=True)
+    alternative_set_meal_name = models.CharField(max_length=100, blank=True)
+    method = models.CharField(max_length=8, choices=Method.choices)
+    # The checkout key that met the conflict: a terminal's retry finds the same conflict.
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    resolution = models.CharField(max_length=16, choices=ConflictResolution.choices, default=ConflictResolution.PENDING)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    meal_record = models.ForeignKey(MealRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    scope_lookups = {
+        "city": "campus__school__district__city_id",
+        "district": "district_id",
+        "school": "school_id",
+        "campus": "campus_id",
+    }
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["campus", "served_on", "resolution"], name="allergen_conflict_day")]
+
+    @property
+    def allergen_labels(self) -> list[str]:
+        from .allergens import labels
+
+        return labels(self.allergens)
+
+    def __str__(self) -> str:
+        return f"{self.served_on} {self.student_id} {','.join(self.allergens)} {self.resolution}"
+
+
+class FaceLiveness(models.TextChoices):
+    OFF = "off", "不要求 Not required"
+    REQUIRED = "required", "必须通过活体检测 Required"
+
+
+class CampusCheckoutPolicy(BaseModel):
+    """A campus's rules for its window terminals. `face_liveness`: whether a face checkout needs
+    proof of a live face (the camera module's signal, or the terminal's multi-frame check);
+    sent to the terminals with their configuration."""
+
+    campus = models.OneToOneField(Campus, on_delete=models.CASCADE, related_name="+")
+    face_liveness = models.CharField(max_length=10, choices=FaceLiveness.choices, default=FaceLiveness.OFF)
+
+    scope_lookups = {
+        "city": "campus__school__district__city_id",
+        "district": "campus__school__district_id",
+        "school": "campus__school_id",
+        "campus": "campus_id",
+    }
+
+    def __str__(self) -> str:
+        return f"{self.campus_id} liveness={self.face_liveness}"

@@ -81,3 +81,16 @@ def terminal_roster(*, terminal: Terminal) -> list[dict]:
         }
         for s in students
     ]
+
+
+def allergen_conflicts_pending(*, actor: Any, served_on: Any) -> list:
+    """The allergen conflicts of a day still waiting for the window staff, oldest first, scoped
+    to what the actor may see."""
+    from .models import AllergenConflict, ConflictResolution
+
+    return list(
+        AllergenConflict.objects.visible_to(actor)
+        .filter(served_on=served_on, resolution=ConflictResolution.PENDING)
+        .select_related("student__school_class", "window")
+        .order_by("created_at")
+    )

@@ -47,6 +47,7 @@ from canteen.org.models import ServingWindow, Student
 
 from .errors import (
     AlreadyServed,
+    CheckoutExpired,
     FaceConsentMissing,
     InsufficientBalance,
     KeyBelongsToAnotherCheckout,
@@ -278,8 +279,14 @@ def _balance(student: Student) -> Money | None:
     return ledger_selectors.balance_of(student=student)
 
 
-def _replay(existing: MealRecord, student: Student, terminal: Terminal | None = None) -> CheckoutResult:
+def _replay(
+    existing: MealRecord, student: Student, terminal: Terminal | None = None, request_digest: str = ""
+) -> CheckoutResult:
+    # A key is bound to its whole request: the same key from another terminal, for another
+    # student, or with another body is another checkout, refused without naming anyone.
     if existing.student_id != student.pk or (terminal is not None and existing.terminal_id != terminal.pk):
+        raise KeyBelongsToAnotherCheckout(details={"key": existing.idempotency_key})
+    if request_digest and existing.request_digest and existing.request_digest != request_digest:
         raise KeyBelongsToAnotherCheckout(details={"key": existing.idempotency_key})
     balance = Money(existing.balance_after_fen) if existing.balance_after_fen is not None else None
     return CheckoutResult(existing, balance, True)
@@ -297,6 +304,9 @@ def checkout_record(
     match_distance: float | None = None,
     match_margin: float | None = None,
     served_offline: bool = False,
+    request_digest: str = "",
+    set_meal_id: Any = None,
+    allergen_confirmed: bool = False,
 ) -> CheckoutResult:
     """Serve `student` the meal offered at `at` (default: now) and charge it, once per key.
 
@@ -304,9 +314,12 @@ def checkout_record(
     unreachable, within its offline limit. The record is then kept even when the balance no
     longer covers it (charge_status "unpaid", settled later) or the session limit was passed
     at another window: refusing would lose a fact, not prevent it.
+
+    A meal that holds one of the student's declared allergens (or breaks their diet) is not
+    charged automatically: the conflict is recorded and refused (consumption.allergens) unless
+    the window staff confirmed it (`allergen_confirmed`) or chose another set meal of the menu
+    (`set_meal_id`). An offline-served meal is recorded with its conflict.
     """
-    from canteen.ledger import errors as ledger_errors
-    from canteen.ledger import services as ledger_services
     from canteen.meals import selectors as meals_selectors
 
     if method not in _METHODS:
@@ -324,9 +337,26 @@ def checkout_record(
         raise StudentNotEnrolled(details={"status": student.status})
     if method == Method.FACE and not _face_consent_active(student):
         raise FaceConsentMissing()
-    offer = meals_selectors.meal_offer_for(student=student, at=at)
+    if set_meal_id is None:
+        offer = meals_selectors.meal_offer_for(student=student, at=at)
+    else:
+        offer = meals_selectors.meal_offer_for(student=student, at=at, set_meal_id=set_meal_id)
     if offer is None:
         raise NoMealOffered(details={"at": at.isoformat()})
+    conflicted = (offer.allergy_conflicts or offer.diet_conflict) and not allergen_confirmed
+    if conflicted and not served_offline:
+        from . import allergens
+
+        conflict = allergens.allergen_conflict_record(
+            student=student,
+            window=window,
+            terminal=terminal,
+            offer=offer,
+            method=method,
+            idempotency_key=idempotency_key,
+            actor=actor,
+        )
+        raise allergens.refusal(conflict, student)
 
     record = _new_record(
         student=student,
@@ -342,16 +372,52 @@ def checkout_record(
         match_margin=match_margin,
         served_offline=served_offline,
     )
+    record.request_digest = request_digest
+    if conflicted:  # served offline: the food was handed over; keep both facts
+        from . import allergens
+
+        result = _checkout_python(record, student, offer, actor, terminal, campus, idempotency_key, request_digest)
+        if not result.replayed:
+            allergens.allergen_conflict_record(
+                student=student,
+                window=window,
+                terminal=terminal,
+                offer=offer,
+                method=method,
+                idempotency_key=idempotency_key,
+                actor=actor,
+                meal_record=result.record,
+            )
+        return result
     if _in_one_call(record):
-        result = _checkout_in_one_call(record=record, student=student, offer=offer, actor=actor, terminal=terminal)
+        result = _checkout_in_one_call(
+            record=record, student=student, offer=offer, actor=actor, terminal=terminal, request_digest=request_digest
+        )
         if result is not None:
             return result
+    return _checkout_python(record, student, offer, actor, terminal, campus, idempotency_key, request_digest)
 
+
+def _checkout_python(
+    record: MealRecord,
+    student: Student,
+    offer: Any,
+    actor: Any,
+    terminal: Terminal | None,
+    campus: Any,
+    idempotency_key: str,
+    request_digest: str,
+) -> CheckoutResult:
+    """The checkout's steps 2-4 in Python (any database; see `consumption_checkout`)."""
+    from canteen.ledger import errors as ledger_errors
+    from canteen.ledger import services as ledger_services
+
+    served_offline = record.served_offline
     with transaction.atomic():
         rows = _lock_and_read(student.pk, idempotency_key, offer.served_on, offer.session_kind)
         if any(row.idempotency_key == idempotency_key for row in rows):
             existing = MealRecord.objects.select_related("window").get(idempotency_key=idempotency_key)
-            return _replay(existing, student, terminal)
+            return _replay(existing, student, terminal, request_digest)
         served = [row for row in rows if row.status == RecordStatus.SERVED]
         if len(served) >= _max_servings(offer) and not served_offline:
             first = served[0]
@@ -504,7 +570,7 @@ def _rows_json(rows: list[Any]) -> str:
 
 
 def _checkout_in_one_call(
-    *, record: MealRecord, student: Student, offer: Any, actor: Any, terminal: Terminal | None
+    *, record: MealRecord, student: Student, offer: Any, actor: Any, terminal: Terminal | None, request_digest: str = ""
 ) -> CheckoutResult | None:
     """Checkout as one `consumption_checkout` call; None when the Python path must do it."""
     from canteen.ledger import services as ledger_services
@@ -569,7 +635,7 @@ def _checkout_in_one_call(
         return CheckoutResult(record, Money(balance), False)
     if outcome == "replay":
         existing = MealRecord.objects.select_related("window").get(pk=record_id)
-        return _replay(existing, student, terminal)
+        return _replay(existing, student, terminal, request_digest)
     if outcome == "already_served":
         raise AlreadyServed(
             served_at=timezone.localtime(first_at).strftime("%H:%M") if first_at else "",
@@ -696,6 +762,26 @@ MAX_BACKLOG = timedelta(days=7)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
+def request_digest(body: Any) -> str:
+    """What binds an idempotency key to its whole request: an HMAC (the body may hold a PIN) of
+    the body's canonical JSON, less `served_offline`, which the sync adds to the same request."""
+    if not isinstance(body, dict):
+        return ""
+    fields = {k: body[k] for k in body if k != "served_offline"}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hmac.new(_digest_key(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _digest_key() -> bytes:
+    global _DIGEST_KEY
+    if _DIGEST_KEY is None:
+        _DIGEST_KEY = hashlib.sha256(b"consumption.request:" + settings.SECRET_KEY.encode()).digest()
+    return _DIGEST_KEY
+
+
+_DIGEST_KEY: bytes | None = None
+
+
 def checkout_at_window(
     *,
     actor: Any,
@@ -711,6 +797,8 @@ def checkout_at_window(
     match_distance: float | None = None,
     match_margin: float | None = None,
     served_offline: bool = False,
+    expires_at: datetime | None = None,
+    request_digest: str = "",
 ) -> CheckoutResult:
     """The API's entry: decide the window from the caller (a terminal, or a window operator of
     the campus), the student from the credential, then `checkout_record`."""
@@ -731,6 +819,8 @@ def checkout_at_window(
                 code="terminal_clock",
                 details={"identified_at": at.isoformat(), "server_time": now.isoformat()},
             )
+        if expires_at is not None and not served_offline and now > expires_at:
+            _refuse_expired(idempotency_key, expires_at, now)
     else:
         window = ServingWindow.objects.select_related("canteen__campus__school").filter(pk=window_id).first()
         if window is None:
@@ -751,18 +841,37 @@ def checkout_at_window(
         student_number=student_number,
         pin=pin,
     )
-    return checkout_record(
-        student=student,
-        method=method,
-        idempotency_key=idempotency_key,
-        actor=actor,
-        window=window,
-        terminal=terminal,
-        at=at,
-        match_distance=match_distance,
-        match_margin=match_margin,
-        served_offline=served_offline,
-    )
+    try:
+        return checkout_record(
+            student=student,
+            method=method,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            window=window,
+            terminal=terminal,
+            at=at,
+            match_distance=match_distance,
+            match_margin=match_margin,
+            served_offline=served_offline,
+            request_digest=request_digest,
+        )
+    except DomainError as exc:
+        # The window shows whom it refused (a QR card or PIN names nobody on the terminal's
+        # side); the terminal finds the name in its roster. Never for a reused key: that one
+        # may belong to someone else's checkout.
+        if not isinstance(exc, KeyBelongsToAnotherCheckout):
+            exc.details.setdefault("student_id", str(student.pk))
+        raise
+
+
+def _refuse_expired(key: str, expires_at: datetime, now: datetime) -> None:
+    """A terminal gives a checkout up after its timeout and refuses the pupil on screen (or
+    serves offline); a request that reaches the checkout after that moment (a frozen or
+    overloaded worker) must not charge. Its replay still answers: a record of this key
+    means it did land in time."""
+    if MealRecord.objects.filter(idempotency_key=key).exists():
+        return
+    raise CheckoutExpired(details={"expires_at": expires_at.isoformat(), "server_time": now.isoformat()})
 
 
 def _resolve_student(
@@ -780,3 +889,36 @@ def _resolve_student(
     if student is None:
         raise UnknownStudent(details={"student_id": str(student_id)})
     return student
+
+
+# -- campus policy ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def campus_policy_set(*, campus: Any, actor: Any, face_liveness: str) -> Any:
+    """Set whether the campus's terminals require a live face for face checkout."""
+    from .models import CampusCheckoutPolicy, FaceLiveness
+
+    if face_liveness not in FaceLiveness.values:
+        raise DomainError("未知的活体检测要求", "Unknown liveness requirement", code="invalid_policy")
+    policy, _ = CampusCheckoutPolicy.objects.select_for_update().get_or_create(campus=campus)
+    before = policy.face_liveness
+    policy.face_liveness = face_liveness
+    policy.save(update_fields=["face_liveness", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="consumption.campus_policy_set",
+        target=policy,
+        before={"face_liveness": before},
+        after={"face_liveness": face_liveness},
+        school_id=campus.school_id,
+    )
+    return policy
+
+
+def campus_face_liveness(*, campus: Any) -> str:
+    """The campus's liveness requirement ("off" when never set)."""
+    from .models import CampusCheckoutPolicy, FaceLiveness
+
+    value = CampusCheckoutPolicy.objects.filter(campus=campus).values_list("face_liveness", flat=True).first()
+    return value or FaceLiveness.OFF

@@ -9,4 +9,9 @@ urlpatterns = [
     path("consumption/terminals/register/", views.terminal_register, name="terminal-register"),
     path("consumption/terminals/<uuid:pk>/deactivate/", views.terminal_deactivate, name="terminal-deactivate"),
     path("consumption/window/", views.window_checkout, name="window-checkout"),
+    path(
+        "consumption/window/conflicts/<uuid:pk>/resolve/",
+        views.allergen_conflict_resolve,
+        name="allergen-conflict-resolve",
+    ),
 ]

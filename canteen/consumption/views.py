@@ -1,6 +1,6 @@
 """Pages: meal records (staff and guardians), the terminals of a campus, and the staffed window
-where an operator checks a student out by student number + PIN or by sight (the alternative to
-the face, on equal footing)."""
+where an operator checks a student out by QR card, student number + PIN or by sight (the
+alternative to the face, on equal footing), and answers the allergen conflicts the kiosks stop."""
 
 from __future__ import annotations
 
@@ -129,6 +129,7 @@ def window_checkout(request: HttpRequest) -> HttpResponse:
                 method=method,
                 idempotency_key=request.POST.get("key") or str(uuid.uuid4()),
                 student_id=student_id,
+                qr_token=(request.POST.get("qr_token") or "").strip() or None,
                 student_number=request.POST.get("student_number"),
                 pin=request.POST.get("pin"),
                 window_id=request.POST.get("window"),
@@ -144,5 +145,34 @@ def window_checkout(request: HttpRequest) -> HttpResponse:
             "error": error,
             "key": str(uuid.uuid4()),
             "chosen": request.POST.get("window", ""),
+            "conflicts": selectors.allergen_conflicts_pending(actor=user, served_on=timezone.localdate()),
         },
     )
+
+
+@login_required
+@require_POST
+def allergen_conflict_resolve(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The window staff's answer to an allergen conflict the kiosk showed in red."""
+    from .allergens import allergen_conflict_resolve as resolve
+    from .models import AllergenConflict
+
+    user = request.user
+    if not (user.is_superuser or getattr(user, "role", None) in services.WINDOW_ROLES):
+        raise PermissionDenied
+    conflict = get_object_or_404(AllergenConflict.objects.visible_to(user), pk=pk)
+    try:
+        conflict = resolve(
+            conflict=conflict, actor=user, action=request.POST.get("action", ""), reason=request.POST.get("reason", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message(getattr(request, "LANGUAGE_CODE", None)))
+    else:
+        messages.success(
+            request,
+            tr(
+                f"已处理：{conflict.get_resolution_display().split(' ')[0]}",
+                f"Resolved: {conflict.get_resolution_display().split(' ', 1)[-1]}",
+            ),
+        )
+    return redirect("consumption:window-checkout")

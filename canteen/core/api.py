@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404
 from django.utils.translation import get_language
 from rest_framework import exceptions as drf_exceptions
@@ -30,10 +31,25 @@ _DRF_MESSAGES = {
 }
 
 
+class DatabaseUnavailable(DomainError):
+    code = "database_unavailable"
+    status = 503
+    message_zh = "服务器暂时无法访问数据库，本次操作未完成，请稍后重试"
+    message_en = "The server cannot reach its database just now; nothing was done, try again shortly"
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     language = get_language()
     if isinstance(exc, DomainError):
         return Response(exc.as_body(language), status=exc.status)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # A dropped or refused database connection: the transaction rolled back, so the
+        # client may retry the same request (same Idempotency-Key). A JSON answer, never
+        # Django's HTML error page.
+        _close_broken_connections()
+        response = Response(DatabaseUnavailable().as_body(language), status=503)
+        response["Retry-After"] = "2"
+        return response
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -75,3 +91,13 @@ class ScopedQuerysetMixin:
 
     def get_queryset(self):  # type: ignore[override]
         return self.scoped_model.objects.visible_to(self.request.user)
+
+
+def _close_broken_connections() -> None:
+    """Drop a connection that failed, so the next request of this process opens a fresh one."""
+    for conn in connections.all(initialized_only=True):
+        try:
+            if conn.connection is not None and not conn.is_usable():
+                conn.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may itself fail
+            conn.connection = None

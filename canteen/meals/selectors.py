@@ -57,6 +57,17 @@ class MealOffer:
     # The student's own recorded allergens that this meal contains (warn at the window).
     allergy_conflicts: list[str] = field(default_factory=list)
     allows_second_meal: bool = False
+    # A diet of the student's plan (halal, vegetarian) that this meal does not keep, "" if none.
+    diet_conflict: str = ""
+    # When there is a conflict: the menu's set meal of this session that holds none of the
+    # student's allergens and keeps their diet (what the window serves instead), if any.
+    alternative_id: Any = None
+    alternative_name: str = ""
+
+    @property
+    def conflicts(self) -> list[str]:
+        """Allergen codes and "diet:<diet>": what the window must not serve unchecked."""
+        return [*self.allergy_conflicts, *([f"diet:{self.diet_conflict}"] if self.diet_conflict else [])]
 
 
 @dataclass(frozen=True)
@@ -290,9 +301,11 @@ def _plan_row(student_id: Any, session_kind: str, day: date) -> dict[str, Any]:
     }
 
 
-def meal_offer_for(*, student: Student, at: datetime) -> MealOffer | None:
+def meal_offer_for(*, student: Student, at: datetime, set_meal_id: Any = None) -> MealOffer | None:
     """What the window offers this student at `at`: None outside serving hours, without a
-    published menu, when the student does not eat this session or has opted out that day."""
+    published menu, when the student does not eat this session or has opted out that day.
+    `set_meal_id`: the window serves this set meal of the menu instead (an allergen conflict's
+    alternative); None if it is not on the menu."""
     if student.status != StudentStatus.ENROLLED:
         return None
     local = timezone.localtime(at)
@@ -304,10 +317,16 @@ def meal_offer_for(*, student: Student, at: datetime) -> MealOffer | None:
     row = _plan_row(student.pk, session.kind, day)
     if row["opted_out"] or row["chosen_enrolled"] is False:
         return None
-    set_meal = choose_set_meal(session.set_meals, chosen_id=row["chosen_id"], diet=row["plan_diet"])
+    if set_meal_id is not None:
+        set_meal = next((sm for sm in session.set_meals if str(sm.id) == str(set_meal_id)), None)
+    else:
+        set_meal = choose_set_meal(session.set_meals, chosen_id=row["chosen_id"], diet=row["plan_diet"])
     if set_meal is None:
         return None
     own = set(student.allergens or [])
+    conflicts = [a for a in set_meal.allergens if a in own]
+    diet = _diet_broken(set_meal, row["plan_diet"])
+    alternative = _alternative(session.set_meals, own, row["plan_diet"]) if conflicts or diet else None
     return MealOffer(
         session_kind=session.kind,
         session_id=session.session_id,
@@ -317,9 +336,32 @@ def meal_offer_for(*, student: Student, at: datetime) -> MealOffer | None:
         dishes=[d.name for d in set_meal.dishes],
         served_on=day,
         allergens=list(set_meal.allergens),
-        allergy_conflicts=[a for a in set_meal.allergens if a in own],
+        allergy_conflicts=conflicts,
         allows_second_meal=session.allows_second_meal,
+        diet_conflict=diet,
+        alternative_id=alternative.id if alternative is not None else None,
+        alternative_name=alternative.name if alternative is not None else "",
     )
+
+
+# Diets that are rules, not preferences: a meal that does not keep them is a conflict.
+_STRICT_DIETS = frozenset({Diet.HALAL, Diet.VEGETARIAN})
+
+
+def _diet_broken(set_meal: SetMealView, diet: str | None) -> str:
+    if diet not in _STRICT_DIETS or set_meal.diet == diet:
+        return ""
+    if set_meal.dishes and all(diet in d.diet_tags for d in set_meal.dishes):
+        return ""
+    return str(diet)
+
+
+def _alternative(set_meals: list[SetMealView], own: set[str], diet: str | None) -> SetMealView | None:
+    """The set meal of the menu to serve instead: none of the allergens, the diet kept; a
+    low-allergen meal first, then the default, then the cheapest."""
+    fits = [sm for sm in set_meals if not (own & set(sm.allergens)) and not _diet_broken(sm, diet)]
+    fits.sort(key=lambda sm: (sm.diet != Diet.LOW_ALLERGEN, not sm.is_default, sm.price.fen))
+    return fits[0] if fits else None
 
 
 # ---------------------------------------------------------------- lists for pages and the API

@@ -393,3 +393,8 @@ CANTEEN_PAYMENT_KEYS_DIR = os.environ.get("CANTEEN_PAYMENT_KEYS_DIR", str(DATA_D
 CANTEEN_PAYMENT_CLOCK_SKEW_S = int(os.environ.get("CANTEEN_PAYMENT_CLOCK_SKEW_S", "300"))
 # An unpaid order is closed at the provider after this many minutes.
 CANTEEN_PAYMENT_ORDER_EXPIRY_MIN = int(os.environ.get("CANTEEN_PAYMENT_ORDER_EXPIRY_MIN", "30"))
+
+# Consumption (window terminals' safety, 2026-12-08): the longest a web request may run before
+# the server process is killed (gunicorn --timeout, `canteen web`). Terminals are told it: a
+# checkout they gave up is only taken for "never arrived" once this much more time has passed.
+CANTEEN_WEB_TIMEOUT = int(os.environ.get("CANTEEN_WEB_TIMEOUT", "30"))

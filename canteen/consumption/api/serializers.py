@@ -22,6 +22,11 @@ class CheckoutRequestSerializer(serializers.Serializer):
     )
     match_distance = serializers.FloatField(required=False, min_value=0, max_value=2)
     match_margin = serializers.FloatField(required=False, min_value=-2, max_value=2)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        help_text="terminals: the server's time after which the terminal has given this request up; "
+        "a checkout arriving later is refused (checkout_expired) unless served_offline",
+    )
     served_offline = serializers.BooleanField(
         required=False, default=False, help_text="the terminal already served this meal while offline"
     )

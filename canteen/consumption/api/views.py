@@ -109,13 +109,14 @@ class CheckoutView(generics.ListAPIView):
         # and a key already used for another student is refused. A refusal (no balance, already
         # served) stores nothing, so a retry after a top-up is served.
         key = check_key(request.headers.get("Idempotency-Key"))
-        result = _checkout(request.user, terminal_of(request), key, checkout_request(request.data))
+        data = checkout_request(request.data)
+        result = _checkout(request.user, terminal_of(request), key, data, services.request_digest(request.data))
         response = Response(checkout_body(result), status=201)
         response["Idempotent-Replayed"] = "true" if result.replayed else "false"
         return response
 
 
-def _checkout(actor: Any, terminal: Any, key: str, data: dict) -> services.CheckoutResult:
+def _checkout(actor: Any, terminal: Any, key: str, data: dict, digest: str = "") -> services.CheckoutResult:
     return services.checkout_at_window(
         actor=actor,
         terminal=terminal,
@@ -130,6 +131,8 @@ def _checkout(actor: Any, terminal: Any, key: str, data: dict) -> services.Check
         match_distance=data.get("match_distance"),
         match_margin=data.get("match_margin"),
         served_offline=data.get("served_offline", False),
+        expires_at=data.get("expires_at"),
+        request_digest=digest,
     )
 
 
@@ -164,7 +167,7 @@ def _terminal_checkout(request: Any) -> HttpResponse | None:
     except (ValueError, DomainError, DRFValidationError):
         return None
     try:
-        result = _checkout(principal, terminal, key, data)
+        result = _checkout(principal, terminal, key, data, services.request_digest(raw))
     except Exception as exc:  # as DRF's handle_exception: the API's error body, or re-raised
         refused = exception_handler(exc, {})
         if refused is None:
@@ -244,6 +247,10 @@ class TerminalMeView(APIView):
                     for s in sessions
                 ],
                 "offline_price_fen": max((p.price_fen for p in prices), default=0),
+                # A request older than this has either been answered or died with its process.
+                "request_deadline_s": int(getattr(settings, "CANTEEN_WEB_TIMEOUT", 30)),
+                # Must a face checkout prove a live face (camera signal or multi-frame check)?
+                "face_liveness": services.campus_face_liveness(campus=terminal.campus),
             }
         )
 

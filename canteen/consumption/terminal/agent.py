@@ -29,6 +29,10 @@ from .store import Store
 
 log = logging.getLogger("canteen.terminal")
 QR_PREFIX = "CQ1."  # identity's QR card tokens
+# The server's answers that mean "this terminal's token is not (or no longer) accepted": the
+# sync pauses and keeps every row until a valid token arrives; nothing is written off.
+AUTH_FAILURES = frozenset({"authentication_failed", "not_authenticated", "terminal_inactive"})
+AUTH_NOTICE = "终端认证失败（令牌已更换或终端已停用）：待同步的取餐记录已保留，请联系食堂负责人更新终端令牌"
 
 
 def _local_key(token: str) -> AESGCM:
@@ -60,6 +64,14 @@ class Config:
     # Highest set-meal price of the campus: the offline estimate of what a meal costs, so the
     # offline limit errs on the side of the canteen.
     offline_price_fen: int = 0
+    # How long the server may still be running a request it received (its process is killed
+    # after that): a "not found" is final only for a request older than this.
+    request_deadline_s: float = 60.0
+    # The server's clock minus this terminal's, measured at the last /terminal/me/.
+    server_offset_s: float = 0.0
+    # The campus's policy: "required" = a face checkout needs a live face (camera module's
+    # signal or the multi-frame check); "off" = not checked.
+    face_liveness: str = "off"
 
     @classmethod
     def from_me(cls, body: dict) -> Config:
@@ -73,6 +85,9 @@ class Config:
             timezone=body.get("timezone") or "Asia/Shanghai",
             sessions=[Session(**s) for s in body.get("sessions", [])],
             offline_price_fen=int(body.get("offline_price_fen") or 0),
+            request_deadline_s=float(body.get("request_deadline_s") or 60),
+            server_offset_s=float(body.get("server_offset_s") or 0),
+            face_liveness=str(body.get("face_liveness") or "off"),
         )
 
 
@@ -90,6 +105,7 @@ class TerminalAgent:
         sync_pause: float = 0.0,
         offline_retry_after: float = 5.0,
         min_face_px: int = 100,
+        liveness: Any = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -100,6 +116,10 @@ class TerminalAgent:
         self.sync_pause = sync_pause
         self.offline_retry_after = offline_retry_after
         self.min_face_px = min_face_px
+        # canteen.identity.liveness.LivenessCheck: the multi-frame check (None: not installed).
+        self.liveness = liveness
+        self._approach = liveness.approach() if liveness is not None else None
+        self._last_prompt = 0.0
         self._seal = _local_key(token)
         self.config = Config()
         self.gallery: Any = None
@@ -111,6 +131,8 @@ class TerminalAgent:
         self._sync_thread: threading.Thread | None = None
         self.stats: dict[str, list[float]] = {"identify_ms": [], "checkout_ms": []}
         self._last_qr_scan = 0.0
+        # Set when the server refuses this terminal's token: the sync waits for a valid one.
+        self.auth_failed = ""
 
     # -- local sealed files ---------------------------------------------------------------
 
@@ -180,9 +202,19 @@ class TerminalAgent:
             me = self.client.me(gallery_version=have)
             if not me.ok:
                 log.error("terminal not accepted by the server: %s %s", me.status, me.message_zh)
+                if me.status in (401, 403):
+                    self._auth_refused(me.error_code or str(me.status))
+                self._came_online()
                 return False
-            self.config = Config.from_me(me.body)
-            self._put_sealed("config", json.dumps(me.body).encode())
+            self._auth_accepted()
+            body = dict(me.body)
+            try:
+                server_now = datetime.fromisoformat(body["server_time"]).timestamp()
+                body["server_offset_s"] = round(server_now - time.time(), 3)
+            except (KeyError, TypeError, ValueError):
+                body["server_offset_s"] = 0.0
+            self.config = Config.from_me(body)
+            self._put_sealed("config", json.dumps(body).encode())
             self.kiosk.window_name = self.config.window_name
             if self.gallery is None or str(self.gallery.version) != self.config.gallery_version:
                 reply = self.client.gallery(have_version=have)
@@ -200,10 +232,24 @@ class TerminalAgent:
             self._went_offline(str(exc))
             return False
 
+    def _auth_refused(self, code: str) -> None:
+        if not self.auth_failed:
+            log.error("the server refuses this terminal's token (%s): sync paused, rows kept", code)
+        self.auth_failed = code or "authentication_failed"
+        self.kiosk.set_notice(AUTH_NOTICE)
+
+    def _auth_accepted(self) -> None:
+        if self.auth_failed:
+            log.info("token accepted again: sync resumes")
+            self.auth_failed = ""
+            self.kiosk.set_notice("")
+
     # -- frames ------------------------------------------------------------------------------
 
-    def handle_frame(self, frame_ts: float, frame: np.ndarray) -> str | None:
-        """Process one camera frame; returns what the screen now shows (or None: nothing new)."""
+    def handle_frame(self, frame_ts: float, frame: np.ndarray, camera_live: bool | None = None) -> str | None:
+        """Process one camera frame; returns what the screen now shows (or None: nothing new).
+        `camera_live`: the camera module's own liveness signal for this frame (IR, depth), when
+        it gives one."""
         if self.engine is None or self.gallery is None:
             return None
         t0 = time.perf_counter()
@@ -214,6 +260,12 @@ class TerminalAgent:
             # No face: perhaps a QR card held up to the same camera (the alternative to the
             # face uses the same window, not a second-class queue).
             return self._scan_qr(frame_ts, frame)
+        required = self.config.face_liveness == "required"
+        live = None
+        if required and camera_live is None and self._approach is not None:
+            # Every frame of the approach counts, before the match decides: a blink may come
+            # before the face is recognized.
+            live = self._approach.observe(frame_ts, frame, boxes[0])
         embedding = self.engine.embed(frame, boxes[0])
         match = self.gallery.identify(embedding)
         self.stats["identify_ms"].append((time.perf_counter() - t0) * 1000)
@@ -222,6 +274,11 @@ class TerminalAgent:
             scanned = self._scan_qr(frame_ts, frame)
             if scanned:
                 return scanned
+        liveness = ""
+        if match.decision == "accept" and required:
+            liveness, shown = self._liveness_gate(frame_ts, match, camera_live, live)
+            if not liveness:
+                return shown
         if not self._fresh(f"{match.decision}:{subject}"):
             return None  # the same student still standing there
         if match.decision == "reject":
@@ -247,7 +304,37 @@ class TerminalAgent:
             method="face",
             match_distance=round(float(match.distance), 4),
             match_margin=round(float(match.margin), 4),
+            **({"liveness": liveness} if liveness else {}),
         )
+
+    def _liveness_gate(
+        self, frame_ts: float, match: Any, camera_live: bool | None, live: Any
+    ) -> tuple[str, str | None]:
+        """("camera" | "multiframe", None) when the face is live; ("", what the screen shows)
+        when not (yet). A photo or a screen is refused; a face that has not blinked yet is asked
+        to, and the next frames of its approach are looked at."""
+        student = self.roster.get(match.student_id) or {"id": match.student_id, "name": ""}
+        if camera_live is True:
+            return "camera", None
+        if camera_live is False or self.liveness is None:
+            if not self._fresh(f"spoof:{match.student_id}"):
+                return "", None
+            message = (
+                "活体检测未通过：请本人正对摄像头，或出示二维码"
+                if camera_live is False
+                else "本终端未配备活体检测，请出示二维码或到人工窗口"
+            )
+            self.kiosk.show("refused", frame_ts=frame_ts, student=student, message=message, online=self.online)
+            return "", "refused"
+        if live is not None and live.live:
+            return "multiframe", None
+        if frame_ts - self._last_prompt < 1.0:
+            return "", None
+        self._last_prompt = frame_ts
+        self.kiosk.show(
+            "confirm", frame_ts=frame_ts, student=student, message="请眨一眨眼睛，完成活体检测", online=self.online
+        )
+        return "", "liveness_wait"
 
     def _fresh(self, subject: str) -> bool:
         now = time.time()
@@ -281,7 +368,12 @@ class TerminalAgent:
     def checkout(self, *, student_id: str, frame_ts: float, method: str = "face", **extra: Any) -> str:
         at = datetime.fromtimestamp(frame_ts).astimezone()
         key = f"{self.config.code or 'T'}-{uuid.uuid4().hex}"
-        body = {"method": method, "identified_at": at.isoformat(), **extra}
+        # The moment (server's clock) after which this terminal has given the request up: the
+        # server refuses it from then on, so a request held up in a frozen or overloaded worker
+        # cannot charge a pupil the screen refused or served offline.
+        give_up = time.time() + self.config.server_offset_s + self.client.timeout
+        expires = datetime.fromtimestamp(give_up).astimezone().isoformat(timespec="milliseconds")
+        body = {"method": method, "identified_at": at.isoformat(), "expires_at": expires, **extra}
         if student_id:
             body["student_id"] = student_id
         served_on, session_kind = self._local_session(at)
@@ -296,15 +388,15 @@ class TerminalAgent:
             served_on=served_on,
             session_kind=session_kind,
         )
-        student = self.roster.get(student_id) or {"id": local_id, "name": "" if student_id else "二维码卡"}
+        student = self.roster.get(student_id) or {"id": local_id, "name": "" if student_id else "二维码"}
         if not self.online and time.monotonic() - (self._offline_since or 0) < self.offline_retry_after:
-            return self._serve_offline(key, student, frame_ts, served_on, session_kind)
+            return self._serve_offline(key, student, frame_ts, served_on, session_kind, sent=False)
         t0 = time.perf_counter()
         try:
             reply = self.client.checkout(key=key, body=body)
         except Offline as exc:
             self._went_offline(str(exc))
-            return self._serve_offline(key, student, frame_ts, served_on, session_kind)
+            return self._serve_offline(key, student, frame_ts, served_on, session_kind, sent=exc.sent)
         self.stats["checkout_ms"].append((time.perf_counter() - t0) * 1000)
         self._came_online()
         return self._settle_online(key, reply, student, frame_ts)
@@ -326,7 +418,29 @@ class TerminalAgent:
         if reply.error_code == "idempotency_in_progress":
             self.store.set_state(key, "retry", error=reply.error_code)
             return "pending"
+        if reply.status in (401, 403) and reply.error_code in AUTH_FAILURES:
+            self._auth_refused(reply.error_code)
         self.store.set_state(key, "rejected", response=reply.body, error=reply.error_code)
+        # The server names whom it refused (a QR card, a PIN): the roster has the name.
+        details = _details(reply)
+        named = self.roster.get(str(details.get("student_id", "")))
+        if named:
+            student = named
+        if reply.error_code == "allergen_conflict":
+            # Red screen: the meal holds what the pupil must not eat; nothing was charged and
+            # the window staff decide (serve the alternative, or confirm with a reason).
+            self.kiosk.show(
+                "allergen",
+                frame_ts=frame_ts,
+                student=student,
+                conflict_allergens=list(details.get("allergens") or []),
+                set_meal_name=str(details.get("set_meal_name") or ""),
+                alternative_name=str(details.get("alternative_name") or ""),
+                message=reply.message_zh,
+                code=reply.error_code,
+                online=True,
+            )
+            return "allergen"
         self.kiosk.show(
             "refused",
             frame_ts=frame_ts,
@@ -337,12 +451,14 @@ class TerminalAgent:
         )
         return "refused"
 
-    def _serve_offline(self, key: str, student: dict, frame_ts: float, served_on: str, session_kind: str) -> str:
+    def _serve_offline(
+        self, key: str, student: dict, frame_ts: float, served_on: str, session_kind: str, *, sent: bool = True
+    ) -> str:
         """The server is unreachable: serve within the offline limits, or refuse. Either way
         the row stays for the sync thread (an abandoned one is voided there if it did land)."""
         reason = self._offline_refusal(key, student["id"], served_on, session_kind)
         if reason:
-            self.store.set_state(key, "abandoned", error=reason)
+            self.store.set_state(key, "abandoned", error=reason, sent=sent)
             self.kiosk.show("refused", frame_ts=frame_ts, student=student, message=reason, online=False)
             self._wake.set()
             return "refused"
@@ -379,21 +495,33 @@ class TerminalAgent:
     # -- sync --------------------------------------------------------------------------------
 
     def sync_once(self) -> int:
-        """Send everything waiting, oldest first; stops at the first network failure. Returns the
-        number of rows settled."""
+        """Send everything waiting, oldest first; stops at the first network failure, and
+        pauses (keeping every row) when the server refuses the token. Returns the number of
+        rows settled."""
         settled = 0
+        if self.auth_failed:
+            return 0  # refresh() lifts the pause once the server accepts a token again
         for row in self.store.to_sync():
             if self._stop.is_set():
                 break
             try:
                 if row.state == "abandoned":
-                    self._reconcile_abandoned(row.key)
+                    if not self._reconcile_abandoned(row):
+                        if self.auth_failed:
+                            return settled
+                        continue
                 else:
-                    reply = self.client.checkout(key=row.key, body=row.body, served_offline=row.state == "offline")
+                    reply = self.client.checkout(
+                        key=row.key, body=row.body, served_offline=row.state == "offline", syncing=True
+                    )
                     if reply.ok:
                         self.store.set_state(row.key, "done", response=reply.body, synced=True)
                     elif reply.error_code == "idempotency_in_progress":
                         continue
+                    elif reply.status in (401, 403) and reply.error_code in AUTH_FAILURES:
+                        self._auth_refused(reply.error_code)
+                        self.store.note_error(row.key, reply.error_code)
+                        return settled
                     else:
                         # A refused online retry charged nothing; a refused offline meal was
                         # handed over anyway: kept as failed for the manager, never resent.
@@ -409,29 +537,43 @@ class TerminalAgent:
                 time.sleep(self.sync_pause)
         return settled
 
-    def _reconcile_abandoned(self, key: str) -> None:
+    def _reconcile_abandoned(self, row: Any) -> bool:
+        """Did the request of a checkout refused on screen reach the server after all? Void it
+        if so. True when the row is settled."""
+        key = row.key
         found = self.client.record_by_key(key)
+        if found.status in (401, 403) and found.error_code in AUTH_FAILURES:
+            self._auth_refused(found.error_code)
+            return False
         if found.status == 404:
+            # "Not found" is final only once the request cannot still be running in a server
+            # process: it expired (the server refuses it from then on), and whatever passed
+            # that check before has been answered or killed with its process.
+            settles_at = row.created_at + self.client.timeout + self.config.request_deadline_s + 1
+            if row.sent and time.time() < settles_at:
+                self.store.note_error(key, "not_found_yet")
+                return False
             self.store.set_state(key, "done", error="nothing_to_void", synced=True)
-            return
+            return True
         if not found.ok:
             self.store.note_error(key, found.error_code or str(found.status))
-            return
+            return False
         if found.body.get("status") == "served":
             reply = self.client.void(
                 record_id=found.body["id"], key=f"void-{key}", reason="终端离线时已拒绝该次取餐，恢复后撤销"
             )
             if not reply.ok and reply.error_code != "meal_record_voided":
                 self.store.note_error(key, reply.error_code or str(reply.status))
-                return
+                return False
         self.store.set_state(key, "done", response=found.body, error="voided", synced=True)
+        return True
 
     def _sync_loop(self) -> None:
         last_refresh = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.sync_every)
             self._wake.clear()
-            if time.monotonic() - last_refresh > 60 or not self.online:
+            if time.monotonic() - last_refresh > 60 or not self.online or self.auth_failed:
                 last_refresh = time.monotonic()
                 if not self.refresh():
                     continue
@@ -473,9 +615,21 @@ class TerminalAgent:
         while time.monotonic() < deadline:
             if not self.store.to_sync(limit=1):
                 return True
+            if self.auth_failed and not self.refresh():
+                return False  # the token is refused: the queue waits for a valid one
             if not (self.online or self.refresh()):
                 return False  # unreachable: the queue waits for the next run
             self.sync_once()
+            if self.auth_failed:
+                return False
             if self.store.to_sync(limit=1):
                 time.sleep(0.5)
         return not self.store.to_sync(limit=1)
+
+
+def _details(reply: Reply) -> dict:
+    if isinstance(reply.body, dict):
+        details = (reply.body.get("error") or {}).get("details")
+        if isinstance(details, dict):
+            return details
+    return {}

@@ -21,6 +21,8 @@ class KioskState:
         self._cond = threading.Condition()
         self._state: dict[str, Any] = {"seq": 0, "kind": "idle"}
         self.window_name = ""
+        # A standing notice over every screen (the sync paused: token refused), "" when none.
+        self.notice = ""
         # seq → (frame captured at, shown at, kind): matched with the page's acks.
         self._pending: dict[int, tuple[float, float, str]] = {}
         # Per painted change: (kind, frame → show() called, show() → painted), the agent's share
@@ -31,13 +33,29 @@ class KioskState:
         with self._cond:
             seq = self._state["seq"] + 1
             now = time.time()
-            self._state = {"seq": seq, "kind": kind, "window": self.window_name, "at": now, **fields}
+            self._state = {
+                "seq": seq,
+                "kind": kind,
+                "window": self.window_name,
+                "at": now,
+                "notice": self.notice,
+                **fields,
+            }
             if frame_ts is not None:
                 self._pending[seq] = (frame_ts, now, kind)
                 if len(self._pending) > 1000:
                     self._pending.pop(min(self._pending))
             self._cond.notify_all()
             return seq
+
+    def set_notice(self, text: str) -> None:
+        """Put up (or take down) the standing notice; the screen shows it at once."""
+        with self._cond:
+            if text == self.notice:
+                return
+            self.notice = text
+            self._state = {**self._state, "seq": self._state["seq"] + 1, "notice": text}
+            self._cond.notify_all()
 
     def snapshot(self) -> dict[str, Any]:
         with self._cond:

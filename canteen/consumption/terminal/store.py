@@ -12,7 +12,9 @@ States of a checkout row:
     offline    the server was unreachable and the meal was served within the offline limits:
                sync with served_offline
     abandoned  the server was unreachable and the meal was refused locally: if the request did
-               reach the server after all, void it there
+               reach the server after all, void it there. A "not found" closes the row only
+               when the request never left (`sent` = 0) or can no longer be running on the
+               server (older than its expiry plus the server's request deadline)
     done       the server answered with a record (or confirmed there is none to void)
     rejected   the server refused it (insufficient balance, already served, ...): nothing charged
     failed     an offline-served meal the server could not record (e.g. no session then):
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS checkouts (
     last_error TEXT NOT NULL DEFAULT '',
     response TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    synced_at REAL
+    synced_at REAL,
+    sent INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS checkouts_state ON checkouts(state, created_at);
 CREATE INDEX IF NOT EXISTS checkouts_student ON checkouts(student_id, served_on);
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BLOB NOT NULL);
 TO_SYNC = ("retry", "offline", "abandoned")
 _SELECT = (
     "SELECT key, body, student_id, amount_fen, served_on, session_kind, state, attempts, last_error,"
-    " response, created_at FROM checkouts "
+    " response, created_at, sent FROM checkouts "
 )
 
 
@@ -69,6 +72,8 @@ class Row:
     last_error: str
     response: dict | None
     created_at: float
+    # 0 when the request certainly never left the terminal (refused before any byte was sent).
+    sent: int = 1
 
 
 class Store:
@@ -81,6 +86,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(checkouts)")}
+        if "sent" not in columns:  # a queue written by an older terminal version
+            self._db.execute("ALTER TABLE checkouts ADD COLUMN sent INTEGER NOT NULL DEFAULT 1")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -115,6 +123,7 @@ class Store:
                 r[8],
                 json.loads(r[9]) if r[9] else None,
                 r[10],
+                r[11],
             )
             for r in raw
         ]
@@ -128,11 +137,20 @@ class Store:
             (key, json.dumps(body, sort_keys=True), student_id, amount_fen, served_on, session_kind, time.time()),
         )
 
-    def set_state(self, key: str, state: str, *, response: Any = None, error: str = "", synced: bool = False) -> None:
+    def set_state(
+        self,
+        key: str,
+        state: str,
+        *,
+        response: Any = None,
+        error: str = "",
+        synced: bool = False,
+        sent: bool | None = None,
+    ) -> None:
         self._write(
             "UPDATE checkouts SET state = ?, response = CASE WHEN ? = '' THEN response ELSE ? END,"
-            " last_error = ?, attempts = attempts + 1, synced_at = CASE WHEN ? THEN ? ELSE synced_at END"
-            " WHERE key = ?",
+            " last_error = ?, attempts = attempts + 1, synced_at = CASE WHEN ? THEN ? ELSE synced_at END,"
+            " sent = COALESCE(?, sent) WHERE key = ?",
             (
                 state,
                 "" if response is None else "x",
@@ -140,6 +158,7 @@ class Store:
                 error[:500],
                 1 if synced else 0,
                 time.time(),
+                None if sent is None else int(sent),
                 key,
             ),
         )

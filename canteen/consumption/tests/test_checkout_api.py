@@ -61,7 +61,8 @@ def test_error_bodies_say_what_to_do(world, canteen, registered_terminal, api_cl
     assert reply.status_code == 402
     error = reply.json()["error"]
     assert error["code"] == "insufficient_balance"
-    assert error["details"] == {"balance_fen": 100, "price_fen": canteen.price_fen}
+    # The refused pupil is named by id: the terminal shows the name from its roster (QR, PIN).
+    assert error["details"] == {"balance_fen": 100, "price_fen": canteen.price_fen, "student_id": str(poor.pk)}
     assert "充值" in error["message_zh"]
     assert "top up" in error["message_en"]
 

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0004_online_payments'),
-        ('ledger', '0005_meal_charge_subsidy_first'),
+        ("ledger", "0004_online_payments"),
+        ("ledger", "0005_meal_charge_subsidy_first"),
     ]
 
-    operations = [
-    ]
+    operations = []

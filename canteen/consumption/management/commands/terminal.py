@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -73,10 +74,14 @@ class Command(BaseCommand):
         kiosk_state = KioskState()
         client = ServerClient(opts["server"], token, timeout=opts["timeout"])
         engine = None
+        liveness = None
         if not opts["sync_only"]:
             from canteen.identity.engine import FaceEngine
 
             engine = FaceEngine.default()
+            from canteen.identity.liveness import LivenessCheck
+
+            liveness = LivenessCheck.default()
         agent = TerminalAgent(
             client=client,
             store=store,
@@ -86,6 +91,7 @@ class Command(BaseCommand):
             cooldown=opts["cooldown"],
             sync_pause=opts["sync_pause"],
             min_face_px=opts["min_face_px"],
+            liveness=liveness,
         )
         # SIGTERM (systemd stop) ends the loop cleanly; SIGKILL needs nothing: the queue is durable.
         signal.signal(signal.SIGTERM, lambda *_: agent.stop())
@@ -93,6 +99,14 @@ class Command(BaseCommand):
         agent.start()
         if opts["sync_only"]:
             drained = agent.drain(timeout=120)
+            if agent.auth_failed:
+                # Not "complete", and not exit 0: the rows wait for a valid token.
+                self.stdout.write(
+                    f"sync paused: the server refuses this terminal's token ({agent.auth_failed}); "
+                    f"rows kept: {store.counts()}"
+                )
+                store.close()
+                sys.exit(3)
             self.stdout.write(f"sync {'complete' if drained else 'incomplete'}: {store.counts()}")
             store.close()
             return

@@ -10,14 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 
-from . import epcis, labels, selectors, services, sources
+from . import epcis, gs1, labels, selectors, services, sources
+from .bodylimit import upload_size_limited
 from .models import TraceCode
 
 PUBLIC_RATE_PER_MINUTE = 120
@@ -91,13 +91,18 @@ def public_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def digital_link(request: HttpRequest, gtin: str, lot: str) -> HttpResponse:
-    """GS1 Digital Link form: /t/01/<GTIN>/10/<lot>. One batch: go to its page; several
-    (the same lot delivered to several campuses): list them."""
+    """The GS1 Digital Link resolver: `/01/<GTIN>/10/<lot>[?tc=<trace code>]` (and the older
+    `/t/01/...`). One batch: its page; several (the same lot delivered to several campuses) and
+    no trace code to tell them apart: a list to choose from."""
     if _rate_limited(request):
         return _too_many()
-    codes = selectors.trace_codes_for_digital_link(gtin=gtin, lot=lot)
+    normalised = gs1.gtin14(gtin)
+    codes = selectors.trace_codes_for_digital_link(gtin=normalised, lot=lot) if normalised else []
+    wanted = request.GET.get("tc", "").strip().upper()
+    if wanted:
+        codes = [c for c in codes if c.code == wanted]
     if not codes:
-        return render(request, "trace/not_found.html", {"code": f"{gtin}/{lot}"}, status=404)
+        return render(request, "trace/not_found.html", {"code": f"{gtin}/{lot}"[:60]}, status=404)
     if len(codes) == 1:
         return redirect("trace:public", code=codes[0].code)
     rows = [{"code": c.code, "campus": str(c.campus), "day": c.created_at.date()} for c in codes]
@@ -158,8 +163,7 @@ def public_qr(request: HttpRequest, code: str) -> HttpResponse:
     trace_code = selectors.trace_code_by_code(code)
     if trace_code is None:
         raise Http404
-    url = request.build_absolute_uri(reverse("trace:public", kwargs={"code": trace_code.code}))
-    return HttpResponse(labels.qr_png(url), content_type="image/png")
+    return HttpResponse(labels.qr_png(services.label_uri(trace_code)), content_type="image/png")
 
 
 # ---------------------------------------------------------------- staff pages
@@ -172,7 +176,7 @@ def _label_rows(request: HttpRequest, codes: list[TraceCode]) -> list[dict]:
         shelf = f"{batch.shelf_life_days}天" if batch.shelf_life_days else (str(batch.expires_on or "—"))
         rows.append(
             {
-                "url": request.build_absolute_uri(reverse("trace:public", kwargs={"code": code.code})),
+                "url": services.label_uri(code),
                 "code": code.code,
                 "item": batch.item.name,
                 "lot": batch.batch_number,
@@ -239,22 +243,24 @@ def recall(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@upload_size_limited
 def epcis_import(request: HttpRequest) -> HttpResponse:
-    """Regulators upload an EPCIS 2.0 JSON-LD file (e.g. a supplier's production events)."""
+    """Regulators upload an EPCIS 2.0 JSON-LD file (e.g. a supplier's production events). The
+    size is checked before the body is read (upload_size_limited)."""
     if request.user.role not in IMPORT_ROLES and not request.user.is_superuser:
         raise Http404
-    result, error = None, None
+    result, error, status = None, None, 200
     if request.method == "POST":
         upload = request.FILES.get("document")
         district_id = request.user.district_id
         if upload is None or district_id is None:
-            error = tr("请选择文件", "Choose a file")
-        elif upload.size > epcis.MAX_DOCUMENT_BYTES:
-            error = tr("文件过大", "The file is too large")
+            error, status = tr("请选择文件", "Choose a file"), 400
+        elif upload.size > epcis.max_document_bytes():
+            error, status = tr("文件过大", "The file is too large"), 413
         else:
             try:
                 result = services.epcis_import(actor=request.user, raw=upload.read(), district_id=district_id)
             except DomainError as exc:
-                error = exc.message(request.LANGUAGE_CODE)
+                error, status = exc.message(request.LANGUAGE_CODE), exc.status
                 result = {"details": exc.details}
-    return render(request, "trace/epcis_import.html", {"result": result, "error": error})
+    return render(request, "trace/epcis_import.html", {"result": result, "error": error}, status=status)

@@ -137,7 +137,9 @@ def recall_query(*, actor: Any, code: TraceCode) -> dict[str, Any]:
         )
     )
     batches = list(
-        Batch.objects.filter(pk__in=same_lot).select_related("campus__school").order_by("campus__code", "accepted_at")
+        Batch.objects.filter(pk__in=same_lot)
+        .select_related("campus__school", "item")
+        .order_by("campus__code", "accepted_at")
     )
     lineage = batch_lineage(batch_ids=same_lot)
     campuses: dict[str, dict[str, Any]] = {}
@@ -168,6 +170,7 @@ def recall_query(*, actor: Any, code: TraceCode) -> dict[str, Any]:
             {
                 "day": row["day"].isoformat(),
                 "meal_kind": row["meal_kind"],
+                "meal_label": row["meal_label"],
                 "quantity": str(row["quantity"]),
                 "unit": row["unit"],
                 "dishes": [d["name"] for d in row["dishes"]],
@@ -175,12 +178,73 @@ def recall_query(*, actor: Any, code: TraceCode) -> dict[str, Any]:
         )
     return {
         "code": code.code,
+        "item": batches[0].item.name if batches else "",
         "gtin": code.gtin,
         "lot": code.lot,
         "batch_ids": [str(b) for b in same_lot],
         "campuses": sorted(campuses.values(), key=lambda c: c["campus"]),
         "days": sorted({s["day"] for c in campuses.values() for s in c["served"]}),
     }
+
+
+PUPIL_ROLES = frozenset({"district_regulator", "city_regulator", "school_admin", "canteen_manager"})
+
+
+def recalls_visible(actor: Any) -> Any:
+    from .models import Recall
+
+    return Recall.objects.visible_to(actor).distinct()
+
+
+def recall_pupils(*, actor: Any, recall: Any) -> list[dict[str, Any]]:
+    """The pupils who ate a recalled lot, for whoever looks after their health at the school:
+    the school's administration (the school nurse's office) and canteen manager for their own
+    campuses, the district's regulators for all. Personal data: every read is audited, and
+    nothing here leaves the district (the notification event carries ids only)."""
+    from canteen.core.audit import audit_record
+    from canteen.org.models import Campus, Student
+
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") in PUPIL_ROLES):
+        return []
+    if not recalls_visible(actor).filter(pk=recall.pk).exists():
+        return []
+    campuses = set(
+        Campus.objects.visible_to(actor)
+        .filter(pk__in=[c["campus_id"] for c in recall.affected.get("campuses", [])])
+        .values_list("pk", flat=True)
+    )
+    meals = [
+        (c["campus_id"], date.fromisoformat(s["day"]), s["meal_kind"])
+        for c in recall.affected.get("campuses", [])
+        if UUID(c["campus_id"]) in campuses
+        for s in c["served"]
+    ]
+    served = sources.pupils_served(meals)
+    ate: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (_campus, day, kind), ids in served.items():
+        for student_id in ids:
+            ate[student_id].append({"day": day, "meal_kind": kind, "meal_label": _meal_label(kind)})
+    students = Student.objects.filter(pk__in=list(ate)).select_related("campus__school", "school_class")
+    rows = [
+        {
+            "student_id": str(s.pk),
+            "name": s.name,
+            "student_number": s.student_number,
+            "class": str(s.school_class),
+            "campus": str(s.campus),
+            "allergens": list(s.allergens or []),
+            "meals": sorted(ate[str(s.pk)], key=lambda m: (m["day"], m["meal_kind"])),
+        }
+        for s in students
+    ]
+    audit_record(
+        actor=actor,
+        action="trace.recall_pupils_viewed",
+        target=recall,
+        after={"pupils": len(rows), "campuses": [str(c) for c in sorted(campuses, key=str)]},
+        district_id=recall.district_id,
+    )
+    return sorted(rows, key=lambda r: (r["campus"], r["class"], r["student_number"]))
 
 
 def dish_batches(*, actor: Any, campus: Any, day: date, meal_kind: str, dish_id: Any = None) -> list[dict[str, Any]]:
@@ -431,18 +495,19 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
 
 
 def open_recall_of(code: TraceCode) -> dict[str, Any] | None:
-    """The open recall of this batch's lot, for the public page's banner (reason and date only)."""
+    """The latest recall of this batch's lot, for the public page's banner (reason, date, and
+    whether the schools have finished withdrawing it: a closed recall is still a recall)."""
     from .choices import RecallStatus
     from .models import Recall
 
     recall = (
-        Recall.objects.filter(
-            district_id=code.district_id, code__gtin=code.gtin, code__lot=code.lot, status=RecallStatus.OPEN
-        )
+        Recall.objects.filter(district_id=code.district_id, code__gtin=code.gtin, code__lot=code.lot)
         .order_by("-created_at")
         .first()
     )
-    return {"reason": recall.reason, "started_at": recall.created_at} if recall else None
+    if recall is None:
+        return None
+    return {"reason": recall.reason, "started_at": recall.created_at, "closed": recall.status == RecallStatus.CLOSED}
 
 
 # ---------------------------------------------------------------- EPCIS export

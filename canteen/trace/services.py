@@ -16,17 +16,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from canteen.core.audit import audit_record
-from canteen.core.errors import Forbidden, NotFound, ValidationFailed
+from canteen.core.errors import NotFound, ValidationFailed
 from canteen.core.events import publish
 
 from . import epcis, gs1, keys, sources
-from .choices import DeviceKind, RecallStatus
+from .choices import DeviceKind
 from .coldchain import find_breaks, limits_for, strictest
 from .errors import (
     BatchNotAccepted,
     DeviceTokenInvalid,
     EpcisImportRejected,
-    RecallExists,
     TrackOwnershipConflict,
     TrackPointsInvalid,
 )
@@ -36,8 +35,6 @@ from .models import ColdChainBreak, EpcisEvent, Recall, TraceCode, TrackPoint, T
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits
 MAX_POINTS_PER_POST = 1000
-# Who may recall a batch: the regulators and the school's own administration.
-RECALL_ROLES = frozenset({"district_regulator", "city_regulator", "school_admin"})
 
 
 def resolver_base() -> str:
@@ -668,39 +665,8 @@ def epcis_import(*, actor: Any, raw: bytes | str, district_id: Any) -> dict[str,
 # ---------------------------------------------------------------- recalls
 
 
-@transaction.atomic
 def recall_raise(*, actor: Any, code: TraceCode, reason: str) -> Recall:
-    """Raise a recall of a batch (and every batch of the same lot in the district): freezes the
-    affected campuses, days and dishes, and notifies every affected campus through an event."""
-    from .selectors import recall_query
+    """Raise a recall (see recalls.py: quarantine, cases, pupils, notification)."""
+    from .recalls import recall_raise as raise_
 
-    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") in RECALL_ROLES):
-        raise Forbidden()
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(details={"reason": "required"})
-    code = TraceCode.objects.select_for_update().get(pk=code.pk)
-    if Recall.objects.filter(code=code, status=RecallStatus.OPEN).exists():
-        raise RecallExists()
-    affected = recall_query(actor=actor, code=code)
-    recall = Recall.objects.create(
-        code=code, district_id=code.district_id, reason=reason[:200], affected=affected, raised_by=actor
-    )
-    publish(
-        "trace.recall_raised",
-        {
-            "recall_id": str(recall.pk),
-            "district_id": str(code.district_id),
-            "reason": recall.reason,
-            "campus_ids": [c["campus_id"] for c in affected["campuses"]],
-            "batch_ids": affected["batch_ids"],
-        },
-    )
-    audit_record(
-        actor=actor,
-        action="trace.recall_raised",
-        target=recall,
-        after={"reason": recall.reason, "campuses": len(affected["campuses"])},
-        district_id=code.district_id,
-    )
-    return recall
+    return raise_(actor=actor, code=code, reason=reason)

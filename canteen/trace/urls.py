@@ -16,5 +16,7 @@ urlpatterns = [
     path("trace/codes/", views.codes, name="codes"),
     path("trace/labels.pdf", views.label_sheet, name="labels"),
     path("trace/recall/<str:code>/", views.recall, name="recall"),
+    path("trace/recalls/<uuid:pk>/campuses/<uuid:campus_id>/confirm/", views.recall_confirm, name="recall-confirm"),
+    path("trace/recalls/<uuid:pk>/close/", views.recall_close, name="recall-close"),
     path("trace/epcis/import/", views.epcis_import, name="epcis-import"),
 ]

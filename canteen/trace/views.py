@@ -16,8 +16,9 @@ from django.views.decorators.http import require_http_methods
 from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 
-from . import epcis, gs1, labels, selectors, services, sources
+from . import epcis, gs1, labels, recalls, selectors, services, sources
 from .bodylimit import upload_size_limited
+from .choices import RecallStatus
 from .models import TraceCode
 
 PUBLIC_RATE_PER_MINUTE = 120
@@ -231,14 +232,57 @@ def recall(request: HttpRequest, code: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message(request.LANGUAGE_CODE))
         else:
-            messages.success(request, tr("已发起召回并通知受影响校区", "Recall raised; affected campuses notified"))
+            messages.success(
+                request,
+                tr(
+                    "已发起召回：库存已封存，已为各校区立案，并通知学校、食堂、区教育局和用餐学生家长",
+                    "Recall raised: stock quarantined, a case opened per campus, and the schools, canteens, "
+                    "district and guardians of the pupils notified",
+                ),
+            )
         return redirect("trace:recall", code=trace_code.code)
     affected = selectors.recall_query(actor=request.user, code=trace_code)
+    recalls = list(
+        selectors.recalls_visible(request.user)
+        .filter(district_id=trace_code.district_id, code__gtin=trace_code.gtin, code__lot=trace_code.lot)
+        .prefetch_related("campuses__campus__school")
+        .order_by("-created_at")
+    )
+    current = next((r for r in recalls if r.status == RecallStatus.OPEN), recalls[0] if recalls else None)
+    pupils = selectors.recall_pupils(actor=request.user, recall=current) if current else []
     return render(
         request,
         "trace/recall.html",
-        {"code": trace_code, "affected": affected, "recalls": trace_code.recalls.all()},
+        {"code": trace_code, "affected": affected, "recalls": recalls, "current": current, "pupils": pupils},
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def recall_confirm(request: HttpRequest, pk: str, campus_id: str) -> HttpResponse:
+    recall_ = get_object_or_404(selectors.recalls_visible(request.user), pk=pk)
+    try:
+        recalls.recall_confirm(
+            actor=request.user, recall=recall_, campus_id=campus_id, note=request.POST.get("note", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    else:
+        messages.success(request, tr("已确认本校区下架封存", "Confirmed for this campus"))
+    return redirect("trace:recall", code=recall_.code.code)
+
+
+@login_required
+@require_http_methods(["POST"])
+def recall_close(request: HttpRequest, pk: str) -> HttpResponse:
+    recall_ = get_object_or_404(selectors.recalls_visible(request.user), pk=pk)
+    try:
+        recalls.recall_close(actor=request.user, recall=recall_)
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    else:
+        messages.success(request, tr("召回已关闭", "Recall closed"))
+    return redirect("trace:recall", code=recall_.code.code)
 
 
 @login_required

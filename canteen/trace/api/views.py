@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from canteen.core.errors import Forbidden, ValidationFailed
 
-from .. import selectors, services
+from .. import recalls, selectors, services
 from ..bodylimit import read_limited
 from ..models import TraceCode, TransportDevice
 from . import serializers
@@ -209,6 +209,40 @@ class RecallView(APIView):
         trace_code = get_object_or_404(TraceCode.objects.visible_to(request.user), code=code.upper())
         recall = services.recall_raise(actor=request.user, code=trace_code, reason=request.data.get("reason", ""))
         return Response({"id": str(recall.pk), "affected": recall.affected}, status=status.HTTP_201_CREATED)
+
+
+def _recall(request, pk):
+    return get_object_or_404(selectors.recalls_visible(request.user), pk=pk)
+
+
+class RecallPupilsView(APIView):
+    """The pupils who ate a recalled lot (school administration, canteen manager, regulators;
+    audited)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        recall = _recall(request, pk)
+        if not (request.user.is_superuser or request.user.role in selectors.PUPIL_ROLES):
+            raise Forbidden()
+        return Response(
+            {"recall": str(recall.pk), "pupils": selectors.recall_pupils(actor=request.user, recall=recall)}
+        )
+
+
+class RecallConfirmView(APIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, pk, campus_id):
+        entry = recalls.recall_confirm(
+            actor=request.user, recall=_recall(request, pk), campus_id=campus_id, note=str(request.data.get("note", ""))
+        )
+        return Response({"campus_id": str(entry.campus_id), "confirmed_at": entry.confirmed_at})
+
+
+class RecallCloseView(APIView):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, pk):
+        recall = recalls.recall_close(actor=request.user, recall=_recall(request, pk))
+        return Response({"id": str(recall.pk), "status": recall.status, "closed_at": recall.closed_at})
 
 
 class DishBatchesView(APIView):

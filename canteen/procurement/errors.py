@@ -80,6 +80,12 @@ class InsufficientStock(Conflict):
     message_en = "Not enough stock (expired batches cannot be issued)"
 
 
+class BatchQuarantined(Conflict):
+    code = "batch_quarantined"
+    message_zh = "该批次已被召回封存，不能出库"
+    message_en = "This batch is quarantined under a recall and cannot be issued"
+
+
 class NotYourSupplier(Forbidden):
     code = "not_your_supplier"
     message_zh = "您不属于该供应商"

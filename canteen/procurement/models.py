@@ -392,6 +392,9 @@ class Batch(BaseModel):
     arrival_temperature_c = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     status = models.CharField(max_length=20, choices=BatchStatus.choices, default=BatchStatus.PENDING)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # Set while the batch is under a recall (trace): its stock stays in store but is never issued.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    quarantine_reason = models.CharField(max_length=200, blank=True)
 
     scope_lookups = _CAMPUS_SUPPLIER_SCOPE
 

@@ -42,6 +42,7 @@ from .choices import (
 )
 from .errors import (
     AcceptanceRefused,
+    BatchQuarantined,
     InsufficientStock,
     InvalidUpload,
     NotInCatalogue,
@@ -1563,9 +1564,20 @@ def stock_issue(
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day))
         .order_by(F("expires_on").asc(nulls_last=True), "production_date", "created_at", "id")
     )
+    # A batch under recall stays in store, locked like the rest, and is never issued.
+    held = [b for b in batches if b.quarantined_at is not None]
+    batches = [b for b in batches if b.quarantined_at is None]
     available = sum((b.on_hand for b in batches), Decimal("0"))
     if available < qty:
-        raise InsufficientStock(details={"item": item.name, "requested": str(qty), "available": str(available)})
+        details = {"item": item.name, "requested": str(qty), "available": str(available)}
+        if held:
+            raise BatchQuarantined(
+                details={
+                    **details,
+                    "quarantined": [{"batch": b.batch_number, "reason": b.quarantine_reason} for b in held],
+                }
+            )
+        raise InsufficientStock(details=details)
     reference = _number("IS", day)
     movements = []
     left = qty

@@ -398,3 +398,16 @@ CANTEEN_PAYMENT_ORDER_EXPIRY_MIN = int(os.environ.get("CANTEEN_PAYMENT_ORDER_EXP
 # the server process is killed (gunicorn --timeout, `canteen web`). Terminals are told it: a
 # checkout they gave up is only taken for "never arrived" once this much more time has passed.
 CANTEEN_WEB_TIMEOUT = int(os.environ.get("CANTEEN_WEB_TIMEOUT", "30"))
+
+# Traceability (canteen.trace): GS1 Digital Link and EPCIS 2.0.
+# The host that resolves the GS1 Digital Link URIs printed on labels and named in EPCIS exports
+# (`<resolver>/01/<GTIN>/10/<lot>`): the district's public trace host. `check --deploy` refuses
+# the default, which resolves nowhere.
+CANTEEN_GS1_RESOLVER_DEFAULT = "https://canteen.local"
+CANTEEN_GS1_RESOLVER = os.environ.get("CANTEEN_GS1_RESOLVER", CANTEEN_GS1_RESOLVER_DEFAULT).rstrip("/")
+# The official GS1 EPCIS 2.0 JSON schema (gs1/EPCIS, not shipped by any package registry): every
+# import is validated against it with format checks on. Unset: looked for in `shared/standards/`
+# beside or above the checkout.
+CANTEEN_EPCIS_SCHEMA = os.environ.get("CANTEEN_EPCIS_SCHEMA", "")
+# The largest EPCIS document accepted by import and capture, checked before the body is read.
+CANTEEN_EPCIS_MAX_BYTES = int(os.environ.get("CANTEEN_EPCIS_MAX_BYTES", str(8 * 1024 * 1024)))

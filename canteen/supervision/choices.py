@@ -41,6 +41,7 @@ class CaseSource(models.TextChoices):
     NUTRITION_FAILED = "nutrition_failed", "营养不达标 Failed nutrition check"
     INSPECTION = "inspection", "检查发现 Inspection finding"
     FEEDBACK = "feedback", "家长投诉 Parent complaint"
+    RECALL = "recall", "食品召回 Food recall"
     MANUAL = "manual", "人工立案 Manual"
 
 

@@ -18,4 +18,4 @@ class TraceConfig(AppConfig):
     ]
 
     def ready(self) -> None:
-        from . import handlers  # noqa: F401 - registers the event subscribers
+        from . import checks, handlers  # noqa: F401 - registers the deploy checks and event subscribers

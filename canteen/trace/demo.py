@@ -19,9 +19,10 @@ from django.db import transaction
 from canteen.procurement.choices import BatchStatus, Storage
 from canteen.procurement.models import Batch, Delivery
 
-from . import epcis
+from . import epcis, gs1
 from .choices import DeviceKind
 from .coldchain import find_breaks, limits_for, strictest
+from .keys import KeyBook
 from .models import ColdChainBreak, EpcisEvent, TraceCode, TrackPoint, TransportDevice, TransportTrack
 from .services import CODE_ALPHABET, CODE_LENGTH, _captured_events
 
@@ -45,6 +46,7 @@ def seed(ctx: Any) -> None:
     )
     used: set[str] = set(TraceCode.objects.values_list("code", flat=True))
     codes: list[TraceCode] = []
+    books: dict[Any, KeyBook] = {}
     for batch in batches:
         code = _code(rng)
         while code in used:
@@ -54,8 +56,10 @@ def seed(ctx: Any) -> None:
             TraceCode(
                 batch=batch,
                 code=code,
-                gtin=epcis.gtin_like(f"item:{batch.item_id}"),
-                lot=epcis.safe_lot(batch.batch_number),
+                gtin=books.setdefault(batch.district_id, KeyBook(batch.district_id)).product_gtin(
+                    batch.item_id, batch.producer
+                ),
+                lot=gs1.safe_lot(batch.batch_number),
                 district_id=batch.district_id,
                 campus_id=batch.campus_id,
             )
@@ -63,11 +67,11 @@ def seed(ctx: Any) -> None:
     TraceCode.objects.bulk_create(codes, batch_size=2000)
     events, links = [], []
     for code in codes:
-        for body in _captured_events(code, code.batch):
+        for body in _captured_events(code, code.batch, books[code.district_id]):
             row = EpcisEvent(
                 event_id=body["eventID"],
                 event_type=body["type"],
-                event_time=code.batch.accepted_at or code.batch.delivery_line.delivery.arrived_at,
+                event_time=epcis.parse_time(body["eventTime"]),
                 biz_step=body["bizStep"],
                 body=body,
                 district_id=code.district_id,

@@ -45,3 +45,22 @@ class RecallExists(Conflict):
     code = "recall_exists"
     message_zh = "该批次已有进行中的召回"
     message_en = "This batch already has an open recall"
+
+
+class EpcisDocumentTooLarge(DomainError):
+    code = "epcis_document_too_large"
+    status = 413
+    message_zh = "EPCIS 文件过大，未读取、未导入"
+    message_en = "The EPCIS document is too large; it was not read and nothing was imported"
+
+
+class RecallNotClosable(Conflict):
+    code = "recall_not_closable"
+    message_zh = "尚有校区未确认下架，召回不能关闭"
+    message_en = "Some campuses have not confirmed the recall; it cannot be closed yet"
+
+
+class RecallClosed(Conflict):
+    code = "recall_closed"
+    message_zh = "该召回已关闭"
+    message_en = "This recall is closed"

@@ -153,9 +153,13 @@ class ColdChainBreak(BaseModel):
 
 class EpcisEvent(BaseModel):
     """One stored GS1 EPCIS 2.0 event, as captured by the platform or imported. `body` is the
-    event exactly as exchanged; the columns beside it are for querying."""
+    event exactly as exchanged; the columns beside it are for querying.
 
-    event_id = models.CharField(max_length=500, unique=True)
+    Append-only: no row is ever updated or replaced. A correction is EPCIS's error declaration:
+    a second row with the same eventID and `declares_error` set, stored beside the original."""
+
+    event_id = models.CharField(max_length=500)
+    declares_error = models.BooleanField(default=False)
     event_type = models.CharField(max_length=24)
     event_time = models.DateTimeField(db_index=True)
     biz_step = models.CharField(max_length=120, blank=True)
@@ -171,9 +175,42 @@ class EpcisEvent(BaseModel):
 
     class Meta:
         ordering = ["event_time", "event_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "declares_error"], name="trace_epcis_event_once"),
+        ]
+        indexes = [models.Index(fields=["district", "event_time"], name="trace_epcis_district_time")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.biz_step} {self.event_time:%Y-%m-%d %H:%M}"
+
+
+class Gs1Key(BaseModel):
+    """A GS1 key a party registered for something the platform names: a supplier's or producer's
+    GLN, a producer's GTIN for a catalogue item, a campus's or district's GLN. What has none is
+    numbered internally (see gs1.py)."""
+
+    KIND_GLN = "gln"
+    KIND_GTIN = "gtin"
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=4, choices=[("gln", "GLN"), ("gtin", "GTIN")])
+    # "district:<id>", "campus:<id>", "supplier:<id>", "producer:<name>", "product:<item id>:<producer>"
+    subject = models.CharField(max_length=200)
+    number = models.CharField(max_length=14)
+    company_prefix_length = models.PositiveSmallIntegerField(default=7)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    scope_lookups = {"city": "district__city_id", "district": "district_id"}
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["district", "kind", "subject"], name="trace_gs1_key_subject_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number} {self.subject}"
 
 
 class Recall(BaseModel):
@@ -186,11 +223,49 @@ class Recall(BaseModel):
     status = models.CharField(max_length=10, choices=RecallStatus.choices, default=RecallStatus.OPEN)
     affected = models.JSONField(default=dict)
     raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
-    scope_lookups = {"city": "district__city_id", "district": "district_id", "school": "code__campus__school_id"}
+    scope_lookups = {
+        "city": "district__city_id",
+        "district": "district_id",
+        "school": "campuses__campus__school_id",
+        "campus": "campuses__campus_id",
+    }
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}"
+
+
+class RecallCampus(BaseModel):
+    """One affected campus of a recall: what was quarantined there, its supervision case, and its
+    confirmation that the goods are off the shelves (a recall closes when every campus confirmed)."""
+
+    recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="campuses")
+    campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="+")
+    case_id = models.UUIDField(null=True, blank=True)
+    quarantined = models.JSONField(default=dict)  # {batch id: quantity on hand when quarantined}
+    pupils = models.PositiveIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    scope_lookups = {
+        "city": "recall__district__city_id",
+        "district": "recall__district_id",
+        "school": "campus__school_id",
+        "campus": "campus_id",
+    }
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["recall", "campus"], name="trace_recall_campus_once")]
+
+    def __str__(self) -> str:
+        return f"{self.recall_id} {self.campus_id}"

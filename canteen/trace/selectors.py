@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.db.models import Q
 from django.utils import timezone
 
 from canteen.core.i18n import tr
 
 from . import epcis, sources
 from .coldchain import limits_for
+from .keys import KeyBook
 from .models import EpcisEvent, TraceCode, TrackPoint, TransportTrack
-from .services import batch_class_uri, campus_uri, supplier_uri
+from .services import batch_class_uri
 
 PUBLIC_LINEAGE_LIMIT = 60
 
@@ -135,7 +137,9 @@ def recall_query(*, actor: Any, code: TraceCode) -> dict[str, Any]:
         )
     )
     batches = list(
-        Batch.objects.filter(pk__in=same_lot).select_related("campus__school").order_by("campus__code", "accepted_at")
+        Batch.objects.filter(pk__in=same_lot)
+        .select_related("campus__school", "item")
+        .order_by("campus__code", "accepted_at")
     )
     lineage = batch_lineage(batch_ids=same_lot)
     campuses: dict[str, dict[str, Any]] = {}
@@ -166,6 +170,7 @@ def recall_query(*, actor: Any, code: TraceCode) -> dict[str, Any]:
             {
                 "day": row["day"].isoformat(),
                 "meal_kind": row["meal_kind"],
+                "meal_label": row["meal_label"],
                 "quantity": str(row["quantity"]),
                 "unit": row["unit"],
                 "dishes": [d["name"] for d in row["dishes"]],
@@ -173,12 +178,73 @@ def recall_query(*, actor: Any, code: TraceCode) -> dict[str, Any]:
         )
     return {
         "code": code.code,
+        "item": batches[0].item.name if batches else "",
         "gtin": code.gtin,
         "lot": code.lot,
         "batch_ids": [str(b) for b in same_lot],
         "campuses": sorted(campuses.values(), key=lambda c: c["campus"]),
         "days": sorted({s["day"] for c in campuses.values() for s in c["served"]}),
     }
+
+
+PUPIL_ROLES = frozenset({"district_regulator", "city_regulator", "school_admin", "canteen_manager"})
+
+
+def recalls_visible(actor: Any) -> Any:
+    from .models import Recall
+
+    return Recall.objects.visible_to(actor).distinct()
+
+
+def recall_pupils(*, actor: Any, recall: Any) -> list[dict[str, Any]]:
+    """The pupils who ate a recalled lot, for whoever looks after their health at the school:
+    the school's administration (the school nurse's office) and canteen manager for their own
+    campuses, the district's regulators for all. Personal data: every read is audited, and
+    nothing here leaves the district (the notification event carries ids only)."""
+    from canteen.core.audit import audit_record
+    from canteen.org.models import Campus, Student
+
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") in PUPIL_ROLES):
+        return []
+    if not recalls_visible(actor).filter(pk=recall.pk).exists():
+        return []
+    campuses = set(
+        Campus.objects.visible_to(actor)
+        .filter(pk__in=[c["campus_id"] for c in recall.affected.get("campuses", [])])
+        .values_list("pk", flat=True)
+    )
+    meals = [
+        (c["campus_id"], date.fromisoformat(s["day"]), s["meal_kind"])
+        for c in recall.affected.get("campuses", [])
+        if UUID(c["campus_id"]) in campuses
+        for s in c["served"]
+    ]
+    served = sources.pupils_served(meals)
+    ate: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (_campus, day, kind), ids in served.items():
+        for student_id in ids:
+            ate[student_id].append({"day": day, "meal_kind": kind, "meal_label": _meal_label(kind)})
+    students = Student.objects.filter(pk__in=list(ate)).select_related("campus__school", "school_class")
+    rows = [
+        {
+            "student_id": str(s.pk),
+            "name": s.name,
+            "student_number": s.student_number,
+            "class": str(s.school_class),
+            "campus": str(s.campus),
+            "allergens": list(s.allergens or []),
+            "meals": sorted(ate[str(s.pk)], key=lambda m: (m["day"], m["meal_kind"])),
+        }
+        for s in students
+    ]
+    audit_record(
+        actor=actor,
+        action="trace.recall_pupils_viewed",
+        target=recall,
+        after={"pupils": len(rows), "campuses": [str(c) for c in sorted(campuses, key=str)]},
+        district_id=recall.district_id,
+    )
+    return sorted(rows, key=lambda r: (r["campus"], r["class"], r["student_number"]))
 
 
 def dish_batches(*, actor: Any, campus: Any, day: date, meal_kind: str, dish_id: Any = None) -> list[dict[str, Any]]:
@@ -422,38 +488,68 @@ def trace_page(*, code: TraceCode) -> dict[str, Any]:
         "lineage": batch_lineage(
             batch_ids=[batch.pk], limit=PUBLIC_LINEAGE_LIMIT, facts={batch.pk: (batch.unit, batch.item_id)}
         ),
+        "recall": open_recall_of(code),
+        "corrections": corrections_of([code]),
+        "digital_link": batch_class_uri(code),
     }
+
+
+def open_recall_of(code: TraceCode) -> dict[str, Any] | None:
+    """The latest recall of this batch's lot, for the public page's banner (reason, date, and
+    whether the schools have finished withdrawing it: a closed recall is still a recall)."""
+    from .choices import RecallStatus
+    from .models import Recall
+
+    recall = (
+        Recall.objects.filter(district_id=code.district_id, code__gtin=code.gtin, code__lot=code.lot)
+        .order_by("-created_at")
+        .first()
+    )
+    if recall is None:
+        return None
+    return {"reason": recall.reason, "started_at": recall.created_at, "closed": recall.status == RecallStatus.CLOSED}
 
 
 # ---------------------------------------------------------------- EPCIS export
 
 
-def _derived_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
-    """Events computed from live data: shipping and transporting (with the temperature log) of
-    the delivery, and cooking (TransformationEvent: batches in, dishes out) per meal."""
+def _derived_events(code: TraceCode, batch: Any, book: KeyBook | None = None) -> list[dict[str, Any]]:
+    """Events computed from the platform's own records (append-only: delivery times, the
+    device's track points, stock issues): shipping and transporting (with the temperature log,
+    its limits and breaches) of the delivery, and cooking (TransformationEvent: batches in,
+    dishes out) per meal. Their eventIDs are the platform's: no import can take them over."""
+    book = book or KeyBook(batch.district_id)
     events: list[dict[str, Any]] = []
     delivery = batch.delivery_line.delivery
-    here = campus_uri(batch.campus)
+    here = book.campus_site(batch.campus_id)
     quantity: dict[str, Any] = {"epcClass": batch_class_uri(code), "quantity": float(batch.quantity)}
     uom = epcis.UOM_BY_UNIT.get(batch.unit)
     if uom:
         quantity["uom"] = uom
-    events.append(
-        epcis.object_event(
-            eid=epcis.event_id("shipping", delivery.pk, batch.pk),
-            when=delivery.dispatched_at,
-            biz_step="shipping",
-            disposition="in_transit",
-            quantities=[quantity],
-            read_point=supplier_uri(batch.supplier_id),
-            sources=[{"type": "owning_party", "source": supplier_uri(batch.supplier_id)}],
-            destinations=[{"type": "location", "destination": here}],
+    if delivery.dispatched_at is not None:
+        events.append(
+            epcis.object_event(
+                eid=epcis.event_id("shipping", delivery.pk, batch.pk),
+                when=delivery.dispatched_at,
+                biz_step="shipping",
+                disposition="in_transit",
+                quantities=[quantity],
+                read_point=book.supplier_site(batch.supplier_id),
+                sources=[
+                    {"type": "owning_party", "source": book.supplier_party(batch.supplier_id)},
+                    {"type": "location", "source": book.supplier_site(batch.supplier_id)},
+                ],
+                destinations=[
+                    {"type": "owning_party", "destination": book.district_party()},
+                    {"type": "location", "destination": here},
+                ],
+            )
         )
-    )
     for track in tracks_of_delivery(delivery.pk):
         readings = [(p[0], p[3]) for p in _points(track) if p[3] is not None]
         if not readings or track.started_at is None:
             continue
+        device = f"urn:uuid:{track.device_id}"
         events.append(
             epcis.object_event(
                 eid=epcis.event_id("transporting", track.pk, batch.pk),
@@ -461,13 +557,25 @@ def _derived_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
                 biz_step="transporting",
                 disposition="in_transit",
                 quantities=[quantity],
-                read_point=f"urn:canteen:device:{track.device_id}",
                 sensors=[
                     epcis.temperature_sensor_element(
-                        device_uri=f"urn:canteen:device:{track.device_id}",
+                        device_uri=device,
                         readings=readings,
                         start=track.started_at,
                         end=track.ended_at,
+                        min_c=track.min_c,
+                        max_c=track.max_c,
+                        breaches=[
+                            {
+                                "started_at": b.started_at,
+                                "ended_at": b.ended_at,
+                                "worst_c": b.worst_c,
+                                "limit_c": b.limit_c,
+                                "minutes": b.minutes,
+                            }
+                            for b in track.breaks.all()
+                        ],
+                        rules_uri=f"{epcis.CANTEEN_NS}cold-chain/{track.profile}",
                     )
                 ],
             )
@@ -498,32 +606,221 @@ def _derived_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
         }
         dishes = list(meal_dishes.values()) or row["dishes"] or [{"id": "", "name": ""}]
         outputs = [_dish_uri(row["campus_code"], row["day"], row["meal_kind"], _dish_key(d)) for d in dishes]
-        cooked_at = timezone.make_aware(datetime.combine(row["day"], time(10, 0)))
+        cooked_at = timezone.make_aware(datetime.combine(row["day"], time(10, 0)), epcis.local_zone())
         event = epcis.transformation_event(
             eid=epcis.event_id("cooking", row["campus_id"], row["day"], row["meal_kind"]),
             when=cooked_at,
             inputs=inputs,
             output_epcs=sorted(set(outputs)),
             transformation_id=f"urn:canteen:meal:{row['campus_code']}:{row['day'].isoformat()}:{row['meal_kind'] or 'meal'}",
-            biz_location=f"urn:canteen:campus:{row['campus_code']}",
+            biz_location=book.campus_site(row["campus_id"]),
         )
         events.append(event)
     return events
 
 
-def epcis_export(*, actor: Any, codes: list[TraceCode]) -> dict[str, Any]:
-    """The trace history of the given batches as one EPCIS 2.0 document: stored events (captured
-    at acceptance, or imported) and derived ones, one per eventID, in time order."""
-    visible = list(TraceCode.objects.visible_to(actor).filter(pk__in=[c.pk for c in codes]))
+def platform_events(codes: list[TraceCode]) -> dict[str, dict[str, Any]]:
+    """The events the platform itself recorded about these batches: captured at acceptance
+    (stored) and derived from its own append-only records. eventID → body."""
     by_id: dict[str, dict[str, Any]] = {}
-    for code in visible:
+    books: dict[Any, KeyBook] = {}
+    for code in codes:
         batch = sources.batch_for_trace(code.batch_id)
-        for event in _derived_events(code, batch):
+        book = books.setdefault(code.district_id, KeyBook(code.district_id))
+        for event in _derived_events(code, batch, book):
             by_id.setdefault(event["eventID"], event)
-    for row in EpcisEvent.objects.filter(codes__in=visible).distinct():
+    for row in EpcisEvent.objects.filter(codes__in=codes, imported=False, declares_error=False).distinct():
         by_id[row.event_id] = row.body
-    events = sorted(by_id.values(), key=lambda e: (e["eventTime"], e["eventID"]))
+    return by_id
+
+
+def epcis_export(*, actor: Any, codes: list[TraceCode]) -> dict[str, Any]:
+    """The trace history of the given batches as one EPCIS 2.0 document: the platform's own
+    events (always as recorded: an imported event can never stand in for one), the events
+    suppliers imported, and error declarations beside the events they correct."""
+    visible = list(TraceCode.objects.visible_to(actor).filter(pk__in=[c.pk for c in codes]))
+    by_id = platform_events(visible)
+    declarations: list[dict[str, Any]] = []
+    for row in EpcisEvent.objects.filter(codes__in=visible).distinct().order_by("event_time", "event_id"):
+        if row.declares_error:
+            declarations.append(row.body)
+        else:
+            by_id.setdefault(row.event_id, row.body)
+    events = sorted(by_id.values(), key=lambda e: (_sort_time(e), str(e.get("eventID", ""))))
+    events += declarations
     return epcis.document(events, created=timezone.now())
+
+
+def _sort_time(event: dict[str, Any]) -> str:
+    parsed = epcis.parse_time(event.get("eventTime"))
+    return parsed.astimezone(UTC).isoformat() if parsed else ""
+
+
+def corrections_of(codes: list[TraceCode]) -> list[dict[str, Any]]:
+    """Error declarations about these batches' events, for the public page: which record a
+    supplier says is wrong, when, why, and what it sent instead (never personal data)."""
+    rows = EpcisEvent.objects.filter(codes__in=codes, declares_error=True).distinct().order_by("event_time")
+    result = []
+    for row in rows:
+        declaration = row.body.get("errorDeclaration") or {}
+        corrective = [str(e) for e in declaration.get("correctiveEventIDs") or []][:10]
+        result.append(
+            {
+                "event_id": row.event_id,
+                "biz_step": row.biz_step,
+                "declared_at": epcis.parse_time(declaration.get("declarationTime")),
+                "reason": str(declaration.get("reason", "")),
+                "corrective": [
+                    {"event_id": c.event_id, "biz_step": c.biz_step, "event_time": c.event_time}
+                    for c in EpcisEvent.objects.filter(event_id__in=corrective, declares_error=False)
+                ],
+            }
+        )
+    return result
+
+
+# ---------------------------------------------------------------- EPCIS query interface
+
+QUERY_PARAMS = (
+    "eventType",
+    "GE_eventTime",
+    "LT_eventTime",
+    "GE_recordTime",
+    "LT_recordTime",
+    "EQ_bizStep",
+    "EQ_disposition",
+    "EQ_readPoint",
+    "EQ_bizLocation",
+    "MATCH_anyEPC",
+    "MATCH_epcClass",
+    "EQ_eventID",
+    "perPage",
+    "nextPageToken",
+)
+MAX_PER_PAGE = 1000
+
+
+class QueryParameterError(ValueError):
+    """A query parameter the standard does not define or that does not parse (QueryParameterException)."""
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()][:100]
+
+
+def _matches(event: dict[str, Any], params: dict[str, str]) -> bool:
+    """The standard's SimpleEventQuery semantics for the parameters we support, on one event."""
+    if params.get("eventType") and event.get("type") not in _csv(params["eventType"]):
+        return False
+    when = epcis.parse_time(event.get("eventTime"))
+    for name, keep in (("GE_eventTime", lambda a, b: a >= b), ("LT_eventTime", lambda a, b: a < b)):
+        if params.get(name):
+            bound = epcis.parse_time(params[name])
+            if when is None or not keep(when, bound):
+                return False
+    for name, field in (("EQ_bizStep", "bizStep"), ("EQ_disposition", "disposition")):
+        if params.get(name):
+            wanted = {v.rsplit("/", 1)[-1] for v in _csv(params[name])}  # bare word or CBV URI
+            if str(event.get(field, "")).rsplit("/", 1)[-1] not in wanted:
+                return False
+    for name, field in (("EQ_readPoint", "readPoint"), ("EQ_bizLocation", "bizLocation")):
+        if params.get(name) and (event.get(field) or {}).get("id") not in _csv(params[name]):
+            return False
+    if params.get("EQ_eventID") and event.get("eventID") not in _csv(params["EQ_eventID"]):
+        return False
+    for name in ("MATCH_anyEPC", "MATCH_epcClass"):
+        if params.get(name):
+            wanted_keys = {_epc_key(v) for v in _csv(params[name])}
+            if not any(_epc_key(uri) in wanted_keys for uri in epcis.epcs_of(event)):
+                return False
+    return True
+
+
+def _epc_key(uri: str) -> Any:
+    """Compare identifiers across forms: a lot in URN or Digital Link form (any host) is one key."""
+    key = epcis_key(uri)
+    return key if key else uri
+
+
+def epcis_key(uri: str) -> tuple[str, str, str] | None:
+    from . import gs1
+
+    parsed = gs1.parse(uri)
+    if parsed.kind == "lot":
+        return ("lot", parsed.gtin, parsed.lot)
+    if parsed.kind == "gtin":
+        return ("gtin", parsed.gtin, "")
+    return None
+
+
+def epcis_events_query(*, actor: Any, params: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+    """GET /events of the EPCIS 2.0 REST binding, for the parameters a district needs.
+
+    What an actor sees: regulators their district's (or city's) events; school and campus staff
+    the events about their batches; a supplier the events about the batches it supplied and the
+    events it sent. The platform's derived events (shipping, transport log, cooking) are
+    included for the lots named by MATCH_epcClass / MATCH_anyEPC. Paged by perPage (at most 1000)
+    and an opaque nextPageToken."""
+    from canteen.core.scoping import scope_of
+
+    unknown = [k for k in params if k not in QUERY_PARAMS]
+    if unknown:
+        raise QueryParameterError(f"unsupported query parameters: {', '.join(sorted(unknown))[:200]}")
+    for name in ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime"):
+        if params.get(name) and epcis.parse_time(params[name]) is None:
+            raise QueryParameterError(f"{name} is not a date and time with an offset")
+    try:
+        per_page = min(int(params.get("perPage") or 100), MAX_PER_PAGE)
+        offset = int(params.get("nextPageToken") or 0)
+    except ValueError as exc:
+        raise QueryParameterError("perPage and nextPageToken are integers") from exc
+    if per_page < 1 or offset < 0:
+        raise QueryParameterError("perPage must be positive")
+    codes = TraceCode.objects.visible_to(actor)
+    scope = scope_of(actor)
+    rows = EpcisEvent.objects.all()
+    if scope.level in ("city", "district", "all"):
+        rows = rows.filter(pk__in=EpcisEvent.objects.visible_to(actor).values("pk"))
+    else:
+        rows = rows.filter(Q(codes__in=codes) | Q(imported_by=actor)).distinct()
+    if params.get("GE_eventTime"):
+        rows = rows.filter(event_time__gte=epcis.parse_time(params["GE_eventTime"]))
+    if params.get("LT_eventTime"):
+        rows = rows.filter(event_time__lt=epcis.parse_time(params["LT_eventTime"]))
+    if params.get("GE_recordTime"):
+        rows = rows.filter(created_at__gte=epcis.parse_time(params["GE_recordTime"]))
+    if params.get("LT_recordTime"):
+        rows = rows.filter(created_at__lt=epcis.parse_time(params["LT_recordTime"]))
+    if params.get("eventType"):
+        rows = rows.filter(event_type__in=_csv(params["eventType"]))
+    if params.get("EQ_eventID"):
+        rows = rows.filter(event_id__in=_csv(params["EQ_eventID"]))
+    by_key: dict[tuple[str, bool], dict[str, Any]] = {}
+    named = [epcis_key(v) for name in ("MATCH_anyEPC", "MATCH_epcClass") for v in _csv(params.get(name))]
+    lots = [k for k in named if k and k[0] == "lot"]
+    if lots:
+        lot_q = Q()
+        for _kind, gtin, lot in lots:
+            lot_q |= Q(gtin=gtin, lot=lot)
+        for event_id_, body in platform_events(list(codes.filter(lot_q)[:200])).items():
+            by_key[(event_id_, False)] = body
+    for row in rows.order_by("event_time", "event_id")[: 20 * MAX_PER_PAGE]:
+        by_key.setdefault((row.event_id, row.declares_error), row.body)
+    events = [e for e in by_key.values() if _matches(e, params)]
+    events.sort(key=lambda e: (_sort_time(e), str(e.get("eventID", "")), "errorDeclaration" in e))
+    page = events[offset : offset + per_page]
+    next_token = str(offset + per_page) if offset + per_page < len(events) else None
+    return page, next_token
+
+
+def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": [epcis.EPCIS_CONTEXT, {"canteen": epcis.CANTEEN_NS}],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": epcis.iso(timezone.now()),
+        "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}},
+    }
 
 
 def lineage_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

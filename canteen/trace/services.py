@@ -8,25 +8,24 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from canteen.core.audit import audit_record
-from canteen.core.errors import Forbidden, NotFound, ValidationFailed
+from canteen.core.errors import NotFound, ValidationFailed
 from canteen.core.events import publish
 
-from . import epcis, sources
-from .choices import DeviceKind, RecallStatus
+from . import epcis, gs1, keys, sources
+from .choices import DeviceKind
 from .coldchain import find_breaks, limits_for, strictest
 from .errors import (
     BatchNotAccepted,
     DeviceTokenInvalid,
     EpcisImportRejected,
-    RecallExists,
     TrackOwnershipConflict,
     TrackPointsInvalid,
 )
@@ -36,13 +35,11 @@ from .models import ColdChainBreak, EpcisEvent, Recall, TraceCode, TrackPoint, T
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits
 MAX_POINTS_PER_POST = 1000
-# Who may recall a batch: the regulators and the school's own administration.
-RECALL_ROLES = frozenset({"district_regulator", "city_regulator", "school_admin"})
 
 
 def resolver_base() -> str:
     """The base of GS1 Digital Link URIs of our batches (`<base>/01/<gtin>/10/<lot>`)."""
-    return getattr(settings, "CANTEEN_TRACE_RESOLVER", "https://canteen.local/t")
+    return keys.resolver_base()
 
 
 def _new_code() -> str:
@@ -50,15 +47,18 @@ def _new_code() -> str:
 
 
 def batch_class_uri(code: TraceCode) -> str:
-    return epcis.batch_class_uri(resolver_base(), code.gtin, code.lot)
+    return gs1.digital_link(resolver_base(), code.gtin, code.lot)
 
 
-def campus_uri(campus: Any) -> str:
-    return f"urn:canteen:campus:{campus.code}"
+def label_uri(code: TraceCode) -> str:
+    """What the label's QR encodes: the batch's GS1 Digital Link, with the trace code when the
+    same GTIN and lot went to more than one campus (the lot alone would not say which batch)."""
+    shared = TraceCode.objects.filter(gtin=code.gtin, lot=code.lot).exclude(pk=code.pk).exists()
+    return gs1.digital_link(resolver_base(), code.gtin, code.lot, code=code.code if shared else None)
 
 
-def supplier_uri(supplier_id: Any) -> str:
-    return f"urn:canteen:supplier:{supplier_id}"
+def qc_report_uri(code: TraceCode) -> str:
+    return f"{resolver_base()}/t/{code.code}/qc"
 
 
 def _uom(unit: str) -> str | None:
@@ -88,8 +88,8 @@ def trace_code_issue(*, batch_id: UUID | str, actor: Any = None) -> TraceCode:
         raise NotFound(details={"batch_id": str(batch_id)})
     if batch.status not in sources.ACCEPTED:
         raise BatchNotAccepted(details={"status": batch.status})
-    gtin = epcis.gtin_like(f"item:{batch.item_id}")
-    lot = epcis.safe_lot(batch.batch_number)
+    gtin = keys.KeyBook(batch.district_id).product_gtin(batch.item_id, batch.producer)
+    lot = gs1.safe_lot(batch.batch_number)
     for _attempt in range(5):
         try:
             with transaction.atomic():
@@ -121,12 +121,46 @@ def trace_code_issue(*, batch_id: UUID | str, actor: Any = None) -> TraceCode:
     return code
 
 
-def _captured_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
-    """receiving → inspecting → storing for one accepted batch, as EPCIS ObjectEvents."""
+QUICK_TEST_MASS = ("mg/kg", "μg/kg", "ug/kg", "mg/L", "μg/L")
+
+
+def _quick_test_report(test: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """One quick test (农残, 瘦肉精 ...) as a sensor report: its value, its unit, pass or fail."""
+    name = str(test.get("test", "test"))[:60]
+    unit = str(test.get("unit", ""))[:20]
+    report: dict[str, Any] = {
+        "type": "gs1:Dimensionless"
+        if unit in ("%", "")
+        else "gs1:MassConcentration"
+        if unit in QUICK_TEST_MASS
+        else "gs1:Dimensionless",
+        "time": epcis.iso(at),
+        "dataProcessingMethod": f"{epcis.CANTEEN_NS}quick-test/{quote(name, safe='')}",
+        "booleanValue": bool(test.get("passed", True)),
+    }
+    try:
+        value = float(str(test.get("value", "")).strip())
+        report["value"] = value
+    except ValueError:
+        if test.get("value") not in (None, ""):
+            report["stringValue"] = str(test.get("value"))[:60]
+    if unit == "%":
+        report["uom"] = "P1"
+    elif unit:
+        report["canteen:unit"] = unit
+    if not report["booleanValue"]:
+        report["exception"] = "ALARM_CONDITION"
+    return report
+
+
+def _captured_events(code: TraceCode, batch: Any, book: keys.KeyBook | None = None) -> list[dict[str, Any]]:
+    """receiving → inspecting → storing for one accepted batch, as EPCIS ObjectEvents: recorded
+    by the platform at acceptance, never replaced afterwards."""
+    book = book or keys.KeyBook(batch.district_id)
     delivery = batch.delivery_line.delivery
     arrived = delivery.arrived_at or batch.accepted_at or timezone.now()
     accepted = batch.accepted_at or arrived
-    here = campus_uri(batch.campus)
+    here = book.campus_site(batch.campus_id)
     qty = _quantity(code, batch.accepted_quantity or batch.quantity, batch.unit)
     delivered = _quantity(code, batch.quantity, batch.unit)
     ilmd: dict[str, Any] = {
@@ -135,19 +169,29 @@ def _captured_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
     }
     if batch.expires_on:
         ilmd["cbvmda:bestBeforeDate"] = batch.expires_on.isoformat()
-    transactions = [{"type": "po", "bizTransaction": f"urn:canteen:po:{delivery.order_id}"}]
+    if batch.producer:
+        ilmd["cbvmda:manufacturerOfTradeItemPartyName"] = batch.producer[:120]
+        ilmd["canteen:producer"] = book.producer_party(batch.producer)
+    transactions = [{"type": "po", "bizTransaction": f"urn:uuid:{delivery.order_id}"}]
     tests = [t for t in (batch.quick_tests or []) if isinstance(t, dict)]
     passed = all(t.get("passed", True) for t in tests)
+    limits = limits_for(storage=batch.item.storage, category=batch.item.category)
     inspect_sensors = []
+    reports = [_quick_test_report(t, accepted) for t in tests]
     if batch.arrival_temperature_c is not None:
-        inspect_sensors.append(
-            {
-                "sensorMetadata": {"time": epcis.iso(arrived)},
-                "sensorReport": [
-                    {"type": "gs1:Temperature", "value": float(batch.arrival_temperature_c), "uom": "CEL"}
-                ],
-            }
-        )
+        value = float(batch.arrival_temperature_c)
+        reading: dict[str, Any] = {"type": "gs1:Temperature", "time": epcis.iso(arrived), "value": value, "uom": "CEL"}
+        if limits.min_c is not None:
+            reading["canteen:lowerLimit"] = float(limits.min_c)
+        if limits.max_c is not None:
+            reading["canteen:upperLimit"] = float(limits.max_c)
+        if (limits.min_c is not None and value < float(limits.min_c)) or (
+            limits.max_c is not None and value > float(limits.max_c)
+        ):
+            reading["exception"] = "ALARM_CONDITION"
+        reports.insert(0, reading)
+    if reports:
+        inspect_sensors.append({"sensorMetadata": {"time": epcis.iso(accepted)}, "sensorReport": reports})
     return [
         epcis.object_event(
             eid=epcis.event_id("receiving", batch.pk),
@@ -159,8 +203,14 @@ def _captured_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
             read_point=here,
             biz_location=here,
             biz_transactions=transactions,
-            sources=[{"type": "owning_party", "source": supplier_uri(batch.supplier_id)}],
-            destinations=[{"type": "owning_party", "destination": here}],
+            sources=[
+                {"type": "owning_party", "source": book.supplier_party(batch.supplier_id)},
+                {"type": "location", "source": book.supplier_site(batch.supplier_id)},
+            ],
+            destinations=[
+                {"type": "owning_party", "destination": book.district_party()},
+                {"type": "location", "destination": here},
+            ],
             ilmd=ilmd,
         ),
         epcis.object_event(
@@ -172,6 +222,7 @@ def _captured_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
             read_point=here,
             biz_location=here,
             sensors=inspect_sensors or None,
+            certification=[qc_report_uri(code)] if batch.qc_report else None,
         ),
         epcis.object_event(
             eid=epcis.event_id("storing", batch.pk),
@@ -186,14 +237,22 @@ def _captured_events(code: TraceCode, batch: Any) -> list[dict[str, Any]]:
 
 
 def _store_events(
-    events: list[dict[str, Any]], *, district_id: Any, codes: list[TraceCode], imported: bool, actor: Any = None
+    events: list[dict[str, Any]],
+    *,
+    district_id: Any,
+    codes: list[TraceCode] | dict[int, list[TraceCode]],
+    imported: bool,
+    actor: Any = None,
 ) -> list[EpcisEvent]:
+    """Insert events (never update: the store is append-only). `codes` is one list for all the
+    events, or per event index."""
     rows = EpcisEvent.objects.bulk_create(
         [
             EpcisEvent(
-                event_id=event["eventID"],
-                event_type=event["type"],
-                event_time=parse_datetime(event["eventTime"]),
+                event_id=epcis.storage_id(event)[:500],
+                declares_error="errorDeclaration" in event,
+                event_type=str(event["type"])[:24],
+                event_time=epcis.parse_time(event["eventTime"]),
                 biz_step=str(event.get("bizStep", ""))[:120],
                 body=event,
                 district_id=district_id,
@@ -204,9 +263,11 @@ def _store_events(
         ]
     )
     through = EpcisEvent.codes.through
-    through.objects.bulk_create(
-        [through(epcisevent_id=row.pk, tracecode_id=code.pk) for row in rows for code in codes], ignore_conflicts=True
-    )
+    links = []
+    for index, row in enumerate(rows):
+        linked = codes.get(index, []) if isinstance(codes, dict) else codes
+        links.extend(through(epcisevent_id=row.pk, tracecode_id=code.pk) for code in linked)
+    through.objects.bulk_create(links, ignore_conflicts=True)
     return rows
 
 
@@ -423,22 +484,23 @@ def _recompute_track(track: TransportTrack) -> None:
 
 # ---------------------------------------------------------------- EPCIS import
 
+SUPPLIER_ROLE = "supplier_user"
+
 
 def _codes_for_uris(uris: Iterable[str], district_ids: list[Any]) -> tuple[dict[str, list[TraceCode]], list[str]]:
-    """Map batch class URIs (GS1 Digital Link, any host) to our trace codes; dish URIs of known
-    campuses are accepted as outputs. Returns (uri → codes, unknown uris)."""
+    """Map identifiers of lots (GS1 Digital Link on any host, or the EPC URN `lgtin` form) to
+    our trace codes; dish URIs of known campuses count as known. Returns (uri → codes, the uris
+    that name nothing of this district)."""
     from canteen.org.models import Campus
 
-    wanted: dict[tuple[str, str], list[str]] = {}
+    wanted: dict[tuple[str, str], list[tuple[str, str]]] = {}
     dish_campuses: dict[str, list[str]] = {}
     unknown: list[str] = []
     for uri in set(uris):
-        parts = uri.split("/")
-        if "01" in parts and "10" in parts:
-            i, j = parts.index("01"), parts.index("10")
-            if j == i + 2 and len(parts) == j + 2:
-                wanted.setdefault((parts[i + 1], parts[j + 1]), []).append(uri)
-                continue
+        key = gs1.parse(uri)
+        if key.kind == "lot":
+            wanted.setdefault((key.gtin, key.lot), []).append((uri, key.code))
+            continue
         if uri.startswith("urn:canteen:dish:") and len(uri.split(":")) == 7:
             dish_campuses.setdefault(uri.split(":")[3], []).append(uri)
             continue
@@ -448,9 +510,10 @@ def _codes_for_uris(uris: Iterable[str], district_ids: list[Any]) -> tuple[dict[
         lots = {lot for _g, lot in wanted}
         gtins = {g for g, _lot in wanted}
         for code in TraceCode.objects.filter(district_id__in=district_ids, gtin__in=gtins, lot__in=lots):
-            for uri in wanted.get((code.gtin, code.lot), []):
-                found.setdefault(uri, []).append(code)
-        unknown.extend(uri for uris_ in wanted.values() for uri in uris_ if uri not in found)
+            for uri, only in wanted.get((code.gtin, code.lot), []):
+                if not only or only == code.code:
+                    found.setdefault(uri, []).append(code)
+        unknown.extend(uri for pairs in wanted.values() for uri, _c in pairs if uri not in found)
     if dish_campuses:
         known = set(
             Campus.objects.filter(code__in=dish_campuses, school__district_id__in=district_ids).values_list(
@@ -463,81 +526,147 @@ def _codes_for_uris(uris: Iterable[str], district_ids: list[Any]) -> tuple[dict[
     return found, sorted(unknown)
 
 
+def _supplier_ids_of(actor: Any) -> set[Any] | None:
+    """None: the actor may write about any batch of the district; else the suppliers it acts for."""
+    if getattr(actor, "is_superuser", False) or getattr(actor, "role", "") != SUPPLIER_ROLE:
+        return None
+    from canteen.procurement.models import SupplierMember
+
+    return set(SupplierMember.objects.filter(user=actor).values_list("supplier_id", flat=True))
+
+
 def epcis_import(*, actor: Any, raw: bytes | str, district_id: Any) -> dict[str, Any]:
-    """Import an EPCIS 2.0 JSON-LD document into a district's trace history. All or nothing:
-    any malformed, oversized, unknown or duplicated event rejects the whole document."""
+    """Import (capture) an EPCIS 2.0 document into a district's trace history.
+
+    Any valid document is taken: all five event types, any CBV step, identifiers in URN or
+    Digital Link form. Events naming our lots are linked to their trace codes; the rest are
+    kept as sent, and every body is exported back unchanged. The store is append-only: an event
+    the platform recorded, or one already stored, is never replaced. The same event sent again
+    unchanged is skipped; with other content it is refused, and the way to correct it is the
+    standard error declaration (the original event plus `errorDeclaration`), kept beside it.
+
+    All or nothing: when any event is wrong nothing is written, and the error lists every wrong
+    event by index and eventID."""
+    from .selectors import platform_events
+
     try:
         doc = epcis.parse_document(raw)
     except epcis.EpcisFormatError as exc:
-        raise EpcisImportRejected(details={"reason": str(exc), "problems": exc.problems[:20]}) from exc
+        raise EpcisImportRejected(
+            details={"reason": str(exc), "problems": exc.problems[:20], "events": exc.event_errors}
+        ) from exc
     events: list[dict[str, Any]] = doc["epcisBody"]["eventList"]
     if not events:
         raise EpcisImportRejected(details={"reason": "the document has no events"})
-    ids = [e["eventID"] for e in events]
-    repeated = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
-    if repeated:
-        raise EpcisImportRejected(details={"reason": "duplicated eventID in the document", "event_ids": repeated[:20]})
+    keys_ = [(epcis.storage_id(e), "errorDeclaration" in e) for e in events]
+    errors: dict[int, list[str]] = {}
+    seen: dict[tuple[str, bool], int] = {}
+    for index, key in enumerate(keys_):
+        if key in seen:
+            errors.setdefault(index, []).append(f"eventID repeated in the document (event {seen[key]})")
+        seen.setdefault(key, index)
+    allowed_suppliers = _supplier_ids_of(actor)
     with transaction.atomic():
-        present = list(EpcisEvent.objects.filter(event_id__in=ids).values_list("event_id", flat=True)[:20])
-        if present:
-            raise EpcisImportRejected(details={"reason": "events already recorded", "event_ids": sorted(present)})
         uri_codes, unknown = _codes_for_uris((uri for e in events for uri in epcis.epcs_of(e)), [district_id])
-        if unknown:
-            raise EpcisImportRejected(details={"reason": "unknown EPCs", "epcs": unknown[:20]})
-        for event in events:
+        named: dict[int, list[TraceCode]] = {}
+        for index, event in enumerate(events):
             codes = {c.pk: c for uri in epcis.epcs_of(event) for c in uri_codes.get(uri, [])}
-            if not codes:
-                raise EpcisImportRejected(
-                    details={"reason": "event names no batch of this district", "event_id": event["eventID"]}
-                )
-            _store_events([event], district_id=district_id, codes=list(codes.values()), imported=True, actor=actor)
-        audit_record(
-            actor=actor,
-            action="trace.epcis_imported",
-            target_type="trace.epcisevent",
-            target_id=ids[0][:64],
-            after={"events": len(events)},
+            named[index] = list(codes.values())
+        all_codes = list({c.pk: c for cs in named.values() for c in cs}.values())
+        if allowed_suppliers is not None and all_codes:
+            owners = dict(
+                TraceCode.objects.filter(pk__in=[c.pk for c in all_codes]).values_list("pk", "batch__supplier_id")
+            )
+            for index, codes in named.items():
+                if any(owners.get(c.pk) not in allowed_suppliers for c in codes):
+                    errors.setdefault(index, []).append("names a batch your company did not supply")
+        platform = platform_events(all_codes) if all_codes else {}
+        stored = {
+            (row.event_id, row.declares_error): row
+            for row in EpcisEvent.objects.filter(event_id__in=[k[0] for k in keys_])
+        }
+        for index, key in enumerate(keys_):
+            row = stored.get(key)
+            if row is not None and str(row.district_id) != str(district_id):
+                errors.setdefault(index, []).append("this eventID is recorded by another district")
+        originals = {row.event_id: row for (eid, decl), row in stored.items() if not decl}
+        new: list[int] = []
+        unchanged = 0
+        for index, (event, (sid, declares)) in enumerate(zip(events, keys_, strict=True)):
+            if index in errors:
+                continue
+            if not declares:
+                original = platform.get(sid) or (originals[sid].body if sid in originals else None)
+                if original is None:
+                    new.append(index)
+                elif original == event:
+                    unchanged += 1
+                elif sid in platform:
+                    errors.setdefault(index, []).append(
+                        "recorded by the platform and cannot be replaced; to correct it send the "
+                        "event with an errorDeclaration and corrective events"
+                    )
+                else:
+                    errors.setdefault(index, []).append(
+                        "an event with this eventID is already recorded with other content; records are "
+                        "append-only: send an errorDeclaration to correct it"
+                    )
+                continue
+            # An error declaration: the original must be known here; it is stored beside it.
+            if sid not in platform and sid not in originals:
+                errors.setdefault(index, []).append("declares an error in an event this district does not hold")
+                continue
+            if (sid, True) in stored:
+                if stored[(sid, True)].body == event:
+                    unchanged += 1
+                else:
+                    errors.setdefault(index, []).append("an error declaration for this event is already recorded")
+                continue
+            if sid in originals and not named[index]:
+                named[index] = list(originals[sid].codes.all())
+            new.append(index)
+        if errors:
+            raise EpcisImportRejected(
+                details={
+                    "reason": "some events were refused; nothing was imported",
+                    "events": [
+                        {"index": i, "eventID": keys_[i][0][:200], "errors": errs[:10]}
+                        for i, errs in sorted(errors.items())[:50]
+                    ],
+                }
+            )
+        rows = _store_events(
+            [events[i] for i in new],
             district_id=district_id,
+            codes={position: named[i] for position, i in enumerate(new)},
+            imported=True,
+            actor=actor,
         )
-    return {"imported": len(events), "event_ids": ids}
+        unlinked = [keys_[i][0] for i in new if not named[i]]
+        if rows:
+            audit_record(
+                actor=actor,
+                action="trace.epcis_imported",
+                target_type="trace.epcisevent",
+                target_id=keys_[new[0]][0][:64],
+                after={"events": len(rows), "unchanged": unchanged, "unlinked": len(unlinked)},
+                district_id=district_id,
+            )
+    return {
+        "imported": len(rows),
+        "unchanged": unchanged,
+        "event_ids": [keys_[i][0] for i in new],
+        "corrections": [keys_[i][0] for i in new if keys_[i][1]],
+        "unlinked": unlinked[:200],
+        "unknown_epcs": unknown[:50],
+    }
 
 
 # ---------------------------------------------------------------- recalls
 
 
-@transaction.atomic
 def recall_raise(*, actor: Any, code: TraceCode, reason: str) -> Recall:
-    """Raise a recall of a batch (and every batch of the same lot in the district): freezes the
-    affected campuses, days and dishes, and notifies every affected campus through an event."""
-    from .selectors import recall_query
+    """Raise a recall (see recalls.py: quarantine, cases, pupils, notification)."""
+    from .recalls import recall_raise as raise_
 
-    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") in RECALL_ROLES):
-        raise Forbidden()
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(details={"reason": "required"})
-    code = TraceCode.objects.select_for_update().get(pk=code.pk)
-    if Recall.objects.filter(code=code, status=RecallStatus.OPEN).exists():
-        raise RecallExists()
-    affected = recall_query(actor=actor, code=code)
-    recall = Recall.objects.create(
-        code=code, district_id=code.district_id, reason=reason[:200], affected=affected, raised_by=actor
-    )
-    publish(
-        "trace.recall_raised",
-        {
-            "recall_id": str(recall.pk),
-            "district_id": str(code.district_id),
-            "reason": recall.reason,
-            "campus_ids": [c["campus_id"] for c in affected["campuses"]],
-            "batch_ids": affected["batch_ids"],
-        },
-    )
-    audit_record(
-        actor=actor,
-        action="trace.recall_raised",
-        target=recall,
-        after={"reason": recall.reason, "campuses": len(affected["campuses"])},
-        district_id=code.district_id,
-    )
-    return recall
+    return raise_(actor=actor, code=code, reason=reason)

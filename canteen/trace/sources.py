@@ -104,3 +104,26 @@ def dishes_served(*, campus: Any, day: date, meal_kind: str) -> list[dict[str, A
             items = [line.procurement_item_id for line in dish.lines.all() if line.procurement_item_id]
         result.append({"id": dish_id, "name": name or "", "procurement_item_ids": list(items or [])})
     return result
+
+
+def pupils_served(meals: list[tuple[Any, date, str]]) -> dict[tuple[str, date, str], list[str]]:
+    """The pupils served each (campus, day, meal) — consumption's meal records, voided ones
+    excluded. Ids only: names are read by the scoped, audited recall selector."""
+    from django.db.models import Q
+
+    from canteen.consumption.models import MealRecord, RecordStatus
+
+    if not meals:
+        return {}
+    where = Q()
+    for campus_id, day, kind in meals:
+        where |= Q(campus_id=campus_id, served_on=day, session_kind=kind)
+    found: dict[tuple[str, date, str], list[str]] = defaultdict(list)
+    rows = (
+        MealRecord.objects.filter(where, status=RecordStatus.SERVED)
+        .values_list("campus_id", "served_on", "session_kind", "student_id")
+        .distinct()
+    )
+    for campus_id, day, kind, student_id in rows:
+        found[(str(campus_id), day, kind)].append(str(student_id))
+    return found

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
@@ -19,7 +18,9 @@ from canteen.core.errors import DomainError
 from canteen.core.i18n import tr
 from canteen.core.pagination import paginate
 
-from . import epcis, labels, selectors, services, sources
+from . import epcis, gs1, labels, recalls, selectors, services, sources
+from .bodylimit import upload_size_limited
+from .choices import RecallStatus
 from .models import TraceCode
 
 PUBLIC_RATE_PER_MINUTE = 120
@@ -93,13 +94,18 @@ def public_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def digital_link(request: HttpRequest, gtin: str, lot: str) -> HttpResponse:
-    """GS1 Digital Link form: /t/01/<GTIN>/10/<lot>. One batch: go to its page; several
-    (the same lot delivered to several campuses): list them."""
+    """The GS1 Digital Link resolver: `/01/<GTIN>/10/<lot>[?tc=<trace code>]` (and the older
+    `/t/01/...`). One batch: its page; several (the same lot delivered to several campuses) and
+    no trace code to tell them apart: a list to choose from."""
     if _rate_limited(request):
         return _too_many()
-    codes = selectors.trace_codes_for_digital_link(gtin=gtin, lot=lot)
+    normalised = gs1.gtin14(gtin)
+    codes = selectors.trace_codes_for_digital_link(gtin=normalised, lot=lot) if normalised else []
+    wanted = request.GET.get("tc", "").strip().upper()
+    if wanted:
+        codes = [c for c in codes if c.code == wanted]
     if not codes:
-        return render(request, "trace/not_found.html", {"code": f"{gtin}/{lot}"}, status=404)
+        return render(request, "trace/not_found.html", {"code": f"{gtin}/{lot}"[:60]}, status=404)
     if len(codes) == 1:
         return redirect("trace:public", code=codes[0].code)
     rows = [{"code": c.code, "campus": str(c.campus), "day": c.created_at.date()} for c in codes]
@@ -160,8 +166,7 @@ def public_qr(request: HttpRequest, code: str) -> HttpResponse:
     trace_code = selectors.trace_code_by_code(code)
     if trace_code is None:
         raise Http404
-    url = request.build_absolute_uri(reverse("trace:public", kwargs={"code": trace_code.code}))
-    return HttpResponse(labels.qr_png(url), content_type="image/png")
+    return HttpResponse(labels.qr_png(services.label_uri(trace_code)), content_type="image/png")
 
 
 # ---------------------------------------------------------------- staff pages
@@ -174,7 +179,7 @@ def _label_rows(request: HttpRequest, codes: list[TraceCode]) -> list[dict]:
         shelf = f"{batch.shelf_life_days}天" if batch.shelf_life_days else (str(batch.expires_on or "—"))
         rows.append(
             {
-                "url": request.build_absolute_uri(reverse("trace:public", kwargs={"code": code.code})),
+                "url": services.label_uri(code),
                 "code": code.code,
                 "item": batch.item.name,
                 "lot": batch.batch_number,
@@ -232,34 +237,79 @@ def recall(request: HttpRequest, code: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message(request.LANGUAGE_CODE))
         else:
-            messages.success(request, tr("已发起召回并通知受影响校区", "Recall raised; affected campuses notified"))
+            messages.success(
+                request,
+                tr(
+                    "已发起召回：库存已封存，已为各校区立案，并通知学校、食堂、区教育局和用餐学生家长",
+                    "Recall raised: stock quarantined, a case opened per campus, and the schools, canteens, "
+                    "district and guardians of the pupils notified",
+                ),
+            )
         return redirect("trace:recall", code=trace_code.code)
     affected = selectors.recall_query(actor=request.user, code=trace_code)
+    recalls = list(
+        selectors.recalls_visible(request.user)
+        .filter(district_id=trace_code.district_id, code__gtin=trace_code.gtin, code__lot=trace_code.lot)
+        .prefetch_related("campuses__campus__school")
+        .order_by("-created_at")
+    )
+    current = next((r for r in recalls if r.status == RecallStatus.OPEN), recalls[0] if recalls else None)
+    pupils = selectors.recall_pupils(actor=request.user, recall=current) if current else []
     return render(
         request,
         "trace/recall.html",
-        {"code": trace_code, "affected": affected, "recalls": trace_code.recalls.all()},
+        {"code": trace_code, "affected": affected, "recalls": recalls, "current": current, "pupils": pupils},
     )
 
 
 @login_required
+@require_http_methods(["POST"])
+def recall_confirm(request: HttpRequest, pk: str, campus_id: str) -> HttpResponse:
+    recall_ = get_object_or_404(selectors.recalls_visible(request.user), pk=pk)
+    try:
+        recalls.recall_confirm(
+            actor=request.user, recall=recall_, campus_id=campus_id, note=request.POST.get("note", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    else:
+        messages.success(request, tr("已确认本校区下架封存", "Confirmed for this campus"))
+    return redirect("trace:recall", code=recall_.code.code)
+
+
+@login_required
+@require_http_methods(["POST"])
+def recall_close(request: HttpRequest, pk: str) -> HttpResponse:
+    recall_ = get_object_or_404(selectors.recalls_visible(request.user), pk=pk)
+    try:
+        recalls.recall_close(actor=request.user, recall=recall_)
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    else:
+        messages.success(request, tr("召回已关闭", "Recall closed"))
+    return redirect("trace:recall", code=recall_.code.code)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
+@upload_size_limited
 def epcis_import(request: HttpRequest) -> HttpResponse:
-    """Regulators upload an EPCIS 2.0 JSON-LD file (e.g. a supplier's production events)."""
+    """Regulators upload an EPCIS 2.0 JSON-LD file (e.g. a supplier's production events). The
+    size is checked before the body is read (upload_size_limited)."""
     if request.user.role not in IMPORT_ROLES and not request.user.is_superuser:
         raise Http404
-    result, error = None, None
+    result, error, status = None, None, 200
     if request.method == "POST":
         upload = request.FILES.get("document")
         district_id = request.user.district_id
         if upload is None or district_id is None:
-            error = tr("请选择文件", "Choose a file")
-        elif upload.size > epcis.MAX_DOCUMENT_BYTES:
-            error = tr("文件过大", "The file is too large")
+            error, status = tr("请选择文件", "Choose a file"), 400
+        elif upload.size > epcis.max_document_bytes():
+            error, status = tr("文件过大", "The file is too large"), 413
         else:
             try:
                 result = services.epcis_import(actor=request.user, raw=upload.read(), district_id=district_id)
             except DomainError as exc:
-                error = exc.message(request.LANGUAGE_CODE)
+                error, status = exc.message(request.LANGUAGE_CODE), exc.status
                 result = {"details": exc.details}
-    return render(request, "trace/epcis_import.html", {"result": result, "error": error})
+    return render(request, "trace/epcis_import.html", {"result": result, "error": error}, status=status)

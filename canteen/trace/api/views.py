@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -15,8 +16,8 @@ from rest_framework.views import APIView
 
 from canteen.core.errors import Forbidden, ValidationFailed
 
-from .. import selectors, services
-from ..errors import EpcisImportRejected
+from .. import recalls, selectors, services
+from ..bodylimit import read_limited
 from ..models import TraceCode, TransportDevice
 from . import serializers
 
@@ -104,6 +105,29 @@ class RawJSONParser(BaseParser):
         return stream.read() if stream is not None else b""
 
 
+def _raw_body(request) -> bytes:
+    """The body, read here within the EPCIS limit (never through request.data, which would
+    read it all first)."""
+    return read_limited(request._request)
+
+
+def _capture_district(request) -> Any:
+    """Where a capture goes: a regulator's district; a supplier's own district."""
+    user = request.user
+    if user.is_superuser or user.role in IMPORT_ROLES:
+        district_id = user.district_id or request.query_params.get("district")
+        if not district_id:
+            raise ValidationFailed(details={"district": "required"})
+        return district_id
+    if user.role == "supplier_user":
+        from canteen.procurement.models import SupplierMember
+
+        member = SupplierMember.objects.filter(user=user).select_related("supplier").first()
+        if member is not None:
+            return member.supplier.district_id
+    raise Forbidden()
+
+
 class EpcisView(APIView):
     parser_classes = [RawJSONParser]
 
@@ -123,15 +147,54 @@ class EpcisView(APIView):
     def post(self, request):
         if request.user.role not in IMPORT_ROLES and not request.user.is_superuser:
             raise Forbidden()
-        district_id = request.user.district_id or request.query_params.get("district")
-        if not district_id:
-            raise ValidationFailed(details={"district": "required"})
-        try:
-            raw = request.data if isinstance(request.data, bytes | str) else b""
-        except RequestDataTooBig as exc:
-            raise EpcisImportRejected(details={"reason": "document too large"}) from exc
-        result = services.epcis_import(actor=request.user, raw=raw, district_id=district_id)
+        district_id = _capture_district(request)
+        result = services.epcis_import(actor=request.user, raw=_raw_body(request), district_id=district_id)
         return Response(result, status=status.HTTP_201_CREATED)
+
+
+class EpcisCaptureView(APIView):
+    """EPCIS 2.0 REST binding, `POST /capture`: an EPCISDocument in the body. Captured at once
+    (all or nothing) and answered 202 with the outcome; a refused document answers with every
+    wrong event. Regulators capture into their district; a supplier's system into its own
+    district, about the batches it supplied."""
+
+    parser_classes = [RawJSONParser]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        district_id = _capture_district(request)
+        result = services.epcis_import(actor=request.user, raw=_raw_body(request), district_id=district_id)
+        response = Response(result, status=status.HTTP_202_ACCEPTED)
+        response["GS1-EPCIS-Version"] = "2.0.0"
+        response["GS1-CBV-Version"] = "2.0.0"
+        return response
+
+
+class EpcisEventsView(APIView):
+    """EPCIS 2.0 REST binding, `GET /events`: an EPCISQueryDocument of the events the caller may
+    see, filtered by the standard's SimpleEventQuery parameters (eventType, GE_/LT_eventTime,
+    GE_/LT_recordTime, EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, EQ_eventID,
+    MATCH_anyEPC, MATCH_epcClass) and paged with perPage / nextPageToken."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str) for name in selectors.QUERY_PARAMS], responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request):
+        params = {k: v for k, v in request.query_params.items()}
+        try:
+            events, next_token = selectors.epcis_events_query(actor=request.user, params=params)
+        except selectors.QueryParameterError as exc:
+            return Response(
+                {"type": "epcisException:QueryParameterException", "title": str(exc), "status": 400}, status=400
+            )
+        response = Response(selectors.query_document(events), content_type="application/ld+json")
+        response["GS1-EPCIS-Version"] = "2.0.0"
+        response["GS1-CBV-Version"] = "2.0.0"
+        if next_token:
+            query = request.GET.copy()
+            query["nextPageToken"] = next_token
+            response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query.urlencode()}>; rel="next"'
+        return response
 
 
 class RecallView(APIView):
@@ -145,6 +208,40 @@ class RecallView(APIView):
         trace_code = get_object_or_404(TraceCode.objects.visible_to(request.user), code=code.upper())
         recall = services.recall_raise(actor=request.user, code=trace_code, reason=request.data.get("reason", ""))
         return Response({"id": str(recall.pk), "affected": recall.affected}, status=status.HTTP_201_CREATED)
+
+
+def _recall(request, pk):
+    return get_object_or_404(selectors.recalls_visible(request.user), pk=pk)
+
+
+class RecallPupilsView(APIView):
+    """The pupils who ate a recalled lot (school administration, canteen manager, regulators;
+    audited)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        recall = _recall(request, pk)
+        if not (request.user.is_superuser or request.user.role in selectors.PUPIL_ROLES):
+            raise Forbidden()
+        return Response(
+            {"recall": str(recall.pk), "pupils": selectors.recall_pupils(actor=request.user, recall=recall)}
+        )
+
+
+class RecallConfirmView(APIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, pk, campus_id):
+        entry = recalls.recall_confirm(
+            actor=request.user, recall=_recall(request, pk), campus_id=campus_id, note=str(request.data.get("note", ""))
+        )
+        return Response({"campus_id": str(entry.campus_id), "confirmed_at": entry.confirmed_at})
+
+
+class RecallCloseView(APIView):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, pk):
+        recall = recalls.recall_close(actor=request.user, recall=_recall(request, pk))
+        return Response({"id": str(recall.pk), "status": recall.status, "closed_at": recall.closed_at})
 
 
 class DishBatchesView(APIView):

@@ -57,7 +57,14 @@ def staff_for(world: Any, campus: Any) -> None:
 
 
 def deliver_and_accept(
-    world: Any, *, campus=None, lot_suffix: str = "", supplier=None, items=None, supplier_user=None
+    world: Any,
+    *,
+    campus=None,
+    lot_suffix: str = "",
+    supplier=None,
+    items=None,
+    supplier_user=None,
+    cabbage_tests: list[dict] | None = None,
 ) -> dict[str, Any]:
     staff_for(world, campus)
     supplier_user = supplier_user or world.user(Role.SUPPLIER_USER)
@@ -87,7 +94,7 @@ def deliver_and_accept(
                 lines[cabbage.pk],
                 "20",
                 number=f"CB-0101{lot_suffix}",
-                quick_tests=[{"test": "农药残留", "value": "12.5", "unit": "%", "passed": True}],
+                quick_tests=cabbage_tests or [{"test": "农药残留", "value": "12.5", "unit": "%", "passed": True}],
             ),
             batch_line(lines[pork.pk], "10", number=f"PK-7788{lot_suffix}"),
         ],

@@ -7,7 +7,10 @@ import pytest
 
 from canteen.core.qr import decode_qr
 from canteen.org.choices import Role
-from canteen.trace import labels
+from canteen.trace import gs1, labels, services
+from canteen.trace.models import TraceCode
+
+from .conftest import deliver_and_accept
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +38,49 @@ def test_label_pdf_sizes_and_qr(journey, client, fmt, size_mm, pages):
     assert round(width / MM) == size_mm[0]
     assert round(height / MM) == size_mm[1]
     if fmt != "a4-24":
-        assert decode_qr_from_pdf(response.content).endswith(f"/t/{codes[0]}")
+        first = TraceCode.objects.get(code=codes[0])
+        assert decode_qr_from_pdf(response.content) == f"https://canteen.local/01/{first.gtin}/10/{first.lot}"
+
+
+def test_the_label_qr_is_the_gs1_digital_link_and_resolves(journey, world, client, settings):
+    """The QR decodes to `https://<resolver>/01/<GTIN-14>/10/<lot>`; when the same lot went to
+    two campuses the trace code rides along, and the resolver opens the right batch's page."""
+    settings.CANTEEN_GS1_RESOLVER = "https://trace.jingzhou.example.cn"
+    keeper = journey.world.user(Role.STOREKEEPER)
+    client.force_login(keeper)
+    code = journey.pork_code
+    pdf = client.get(f"/trace/labels.pdf?format=50x30&codes={code.code}").content
+    uri = decode_qr_from_pdf(pdf)
+    assert uri == f"https://trace.jingzhou.example.cn/01/{code.gtin}/10/{code.lot}"
+    assert uri == services.label_uri(code)
+    assert len(code.gtin) == 14
+    assert gs1.is_valid_key(code.gtin, 14)
+    path = uri.removeprefix("https://trace.jingzhou.example.cn")
+    assert client.get(path)["Location"] == f"/t/{code.code}"
+
+    # The same pork lot delivered to a second campus: the lot alone is ambiguous now.
+    deliver_and_accept(
+        world,
+        campus=world.campuses[1],
+        supplier=journey.supplier,
+        items=(journey.extra["cabbage"], journey.extra["pork"]),
+    )
+    assert TraceCode.objects.filter(gtin=code.gtin, lot=code.lot).count() == 2
+    shared = decode_qr_from_pdf(client.get(f"/trace/labels.pdf?format=60x40&codes={code.code}").content)
+    assert shared == f"https://trace.jingzhou.example.cn/01/{code.gtin}/10/{code.lot}?tc={code.code}"
+    path = shared.removeprefix("https://trace.jingzhou.example.cn")
+    assert client.get(path)["Location"] == f"/t/{code.code}"
+    assert client.get(path.split("?")[0]).status_code == 200  # without it: the list to choose from
+
+
+def test_check_deploy_refuses_the_default_resolver(settings):
+    from django.core.checks import run_checks
+
+    settings.CANTEEN_GS1_RESOLVER = settings.CANTEEN_GS1_RESOLVER_DEFAULT
+    found = [m.id for m in run_checks(include_deployment_checks=True)]
+    assert "trace.E001" in found
+    settings.CANTEEN_GS1_RESOLVER = "https://trace.jingzhou.example.cn"
+    assert "trace.E001" not in [m.id for m in run_checks(include_deployment_checks=True)]
 
 
 def test_labels_only_for_codes_the_user_may_see(journey, client, world):

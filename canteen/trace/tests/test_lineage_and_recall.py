@@ -71,7 +71,7 @@ def test_raising_a_recall_freezes_the_list_and_notifies(journey):
     regulator = journey.world.user(Role.DISTRICT_REGULATOR)
     recall = services.recall_raise(actor=regulator, code=journey.pork_code, reason="兽药残留超标")
     assert recall.affected["campuses"][0]["campus_id"] == str(journey.world.campuses[0].pk)
-    event = OutboxEvent.objects.get(topic="trace.recall_raised")
+    event = OutboxEvent.objects.get(topic="trace.recall_started")
     assert event.payload["campus_ids"] == [str(journey.world.campuses[0].pk)]
     with pytest.raises(RecallExists):
         services.recall_raise(actor=regulator, code=journey.pork_code, reason="again")

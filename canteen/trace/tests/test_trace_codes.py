@@ -2,7 +2,7 @@
 
 import pytest
 
-from canteen.trace import services
+from canteen.trace import gs1, services
 from canteen.trace.errors import BatchNotAccepted
 from canteen.trace.models import EpcisEvent, TraceCode
 from canteen.trace.services import CODE_ALPHABET, CODE_LENGTH
@@ -17,7 +17,9 @@ def test_acceptance_issues_one_unguessable_code_per_batch(journey):
         assert len(code.code) == CODE_LENGTH
         assert set(code.code) <= set(CODE_ALPHABET)
         assert len(code.gtin) == 14
-        assert code.gtin.startswith("002")
+        # GS1 Prefix 04 (restricted circulation within a company), with a valid check digit
+        assert code.gtin.startswith("004")
+        assert gs1.is_valid_key(code.gtin, 14)
     assert codes[0].code != codes[1].code
     # receiving, inspecting, storing captured as EPCIS events at acceptance
     steps = sorted(EpcisEvent.objects.filter(codes=journey.cabbage_code).values_list("biz_step", flat=True))

@@ -27,6 +27,7 @@ urlpatterns = [
 # prefix checks instead of after every page pattern of the domains before it.
 urlpatterns += [path("api/v1/", include([path(f"{d}/", include(f"canteen.{d}.api.urls")) for d in DOMAINS]))]
 urlpatterns += [path("", include(f"canteen.{d}.urls")) for d in DOMAINS]
+urlpatterns += [path("", include("canteen.notify.urls"))]
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -250,7 +250,11 @@ def cold_chain_in_transit(event: Event) -> None:
         kind=Kind.COLDCHAIN_BREACH,
         recipients=recipients.school_and_campus(campus_id=p["campus_id"])
         + recipients.staff(roles={Role.STOREKEEPER}, campus_id=p["campus_id"]),
-        context={"delivery": delivery.number if delivery else "", "minutes": "", "max_c": p.get("worst_c") or ""},
+        context={
+            "delivery": delivery.number if delivery else "",
+            "minutes": delivery.coldchain_minutes if delivery else "",
+            "max_c": p.get("worst_c") or "",
+        },
         dedupe_key=f"coldchain-transit:{p.get('track_id')}:{p.get('started_at')}",
         org=_org(p),
         event_at=event.occurred_at,

@@ -71,7 +71,8 @@ def _channels_for(kind: str, recipient: Recipient, pref: Preference | None) -> l
     if chosen is not None:
         return [c for c in chosen if c in CHANNELS and c != Channel.WECOM]
     t = templates_text.TEMPLATES[kind]
-    return list(t.guardian_channels if recipient.is_guardian else t.staff_channels)
+    # A WeCom robot speaks to a group, never to one person: groups are recipients of their own.
+    return [c for c in (t.guardian_channels if recipient.is_guardian else t.staff_channels) if c != Channel.WECOM]
 
 
 def _addresses(recipients: Sequence[Recipient]) -> dict[str, dict[str, list[str]]]:

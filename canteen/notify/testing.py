@@ -95,6 +95,16 @@ class _Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.tokens.add(token)
             return self._reply(200, {"access_token": token, "expires_in": 7200})
+        if url.path == "/_stats":
+            return self._reply(
+                200,
+                {
+                    "wechat": len(state.wechat),
+                    "wecom": len(state.wecom),
+                    "sms": len(state.sms),
+                    "received_at": state.received_at,
+                },
+            )
         if url.path == "/" and query.get("Action") == "SendSms":
             return self._sms(state, query)
         return self._reply(404, {"errcode": 404})
@@ -203,3 +213,16 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+if __name__ == "__main__":  # python -m canteen.notify.testing PORT: a provider server for the bench
+    import sys
+
+    with ProviderServer(int(sys.argv[1])) as running:
+        sys.stdout.write(f"provider server on {running.url}\n")
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

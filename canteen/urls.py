@@ -31,6 +31,7 @@ urlpatterns = [
 # prefix checks instead of after every page pattern of the domains before it.
 urlpatterns += [path("api/v1/", include([path(f"{d}/", include(f"canteen.{d}.api.urls")) for d in DOMAINS]))]
 urlpatterns += [path("", include(f"canteen.{d}.urls")) for d in DOMAINS]
+urlpatterns += [path("", include("canteen.notify.urls"))]
 
 # Uploads are served through a view that asks the owning domain whether the viewer may see the
 # file (canteen/core/media.py), in every configuration: never a plain directory listing of links.

@@ -79,3 +79,6 @@ class Symptom(models.TextChoices):
 
 class RecordKind(models.TextChoices):
     FOOD_SAMPLE = "food_sample", "留样 Food sample"
+    MORNING_CHECK = "morning_check", "晨检 Morning health check"
+    DISINFECTION = "disinfection", "消毒 Disinfection"
+    ACCOMPANY = "accompany", "陪餐 Accompanied meal"

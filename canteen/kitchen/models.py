@@ -156,6 +156,10 @@ class KitchenSchedule(BaseModel):
     work_end = models.TimeField(default=time(19, 30))
     work_days = models.JSONField(default=list, help_text="0=Monday … 6=Sunday")
     meals = models.JSONField(default=list, help_text='e.g. ["breakfast", "lunch"]')
+    # This campus's deadlines for its daily records, overriding kitchen.tasks.DEFAULT_DEADLINES:
+    # {"morning_check": "07:00", "disinfection": 90, "food_sample": 60, "accompany": 120}
+    # (a time of day, or minutes after the meal ends).
+    record_deadlines = models.JSONField(default=dict, blank=True)
 
     scope_lookups = _via("canteen")
 
@@ -294,7 +298,7 @@ class MissingRecordAlert(BaseModel):
     """Raised once per canteen, day, meal and kind; the unique key makes the sweep idempotent."""
 
     canteen = models.ForeignKey("org.Canteen", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=12, choices=RecordKind.choices)
+    kind = models.CharField(max_length=20, choices=RecordKind.choices)
     day = models.DateField()
     meal = models.CharField(max_length=10, choices=Meal.choices)
     detail = models.JSONField(default=dict, blank=True)

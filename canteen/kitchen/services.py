@@ -504,11 +504,27 @@ def missing_record_raise(*, canteen, kind: str, day: date, meal: str, detail: di
     )
     if not created:
         return None
+    # A first gap is an alert to the canteen; a repeat of the same kind within a week is a case
+    # (supervision opens it when `repeated` is true).
+    recent = MissingRecordAlert.objects.filter(
+        canteen=canteen, kind=kind, day__gte=day - timedelta(days=REPEAT_WINDOW_DAYS), day__lte=day
+    ).count()
     publish(
         "kitchen.record_missing",
-        {"kind": kind, **_org_ids(canteen), "day": day.isoformat(), "meal": meal, "canteen_id": str(canteen.id)},
+        {
+            "kind": kind,
+            **_org_ids(canteen),
+            "day": day.isoformat(),
+            "meal": meal,
+            "canteen_id": str(canteen.id),
+            "repeated": recent >= 2,
+            "count_in_window": recent,
+        },
     )
     return alert
+
+
+REPEAT_WINDOW_DAYS = 7
 
 
 __all__ = [

@@ -114,3 +114,15 @@ __all__ = [
     "SupplierNotApproved",
     "TraceDataMissing",
 ]
+
+
+class ColdChainMustReject(ValidationFailed):
+    code = "coldchain_must_reject"
+    message_zh = "运输途中超温时间超过规定，只能拒收"
+    message_en = "The goods were out of their temperature range longer than the rule allows; they can only be rejected"
+
+
+class ColdChainNeedsEvidence(ValidationFailed):
+    code = "coldchain_needs_evidence"
+    message_zh = "运输途中曾超温：接收须填写原因并上传照片，或拒收"
+    message_en = "The goods were out of range in transit: accept only with a reason and a photo, or reject"

@@ -304,6 +304,12 @@ class Delivery(BaseModel):
     invoice_amount_fen = models.BigIntegerField(null=True, blank=True)
     invoice_match = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Cold chain: the longest stretch outside the goods' range on the way (set by trace from the
+    # transport track), and the storekeeper's reason and photo when accepting it anyway.
+    coldchain_minutes = models.PositiveIntegerField(default=0)
+    coldchain_worst_c = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    coldchain_reason = models.CharField(max_length=300, blank=True)
+    coldchain_photo = models.FileField(upload_to="procurement/coldchain/%Y/%m/", blank=True)
 
     scope_lookups = _CAMPUS_SUPPLIER_SCOPE
 

@@ -43,6 +43,8 @@ from .choices import (
 from .errors import (
     AcceptanceRefused,
     BatchQuarantined,
+    ColdChainMustReject,
+    ColdChainNeedsEvidence,
     InsufficientStock,
     InvalidUpload,
     NotInCatalogue,
@@ -1045,11 +1047,57 @@ def _acceptance_problems(batch: Batch, item: Item, on: date) -> list[str]:
     return problems
 
 
+def coldchain_reject_minutes() -> int:
+    """The rule: a break in transit longer than this can only be rejected; a shorter one (still
+    longer than the tolerated excursion, which trace already leaves out) may be accepted with a
+    reason and a photo."""
+    return int(getattr(settings, "CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES", 30))
+
+
 @transaction.atomic
-def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineDecision | dict[str, Any]]) -> Delivery:
+def delivery_coldchain_flag(*, delivery_id: Any, minutes: int, worst_c: Decimal | None) -> Delivery | None:
+    """Called by trace when a transport track of this delivery shows a cold-chain break: the
+    delivery carries the longest break to its acceptance. Idempotent (keeps the worst)."""
+    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None or minutes <= delivery.coldchain_minutes:
+        return delivery
+    delivery.coldchain_minutes = minutes
+    delivery.coldchain_worst_c = worst_c
+    delivery.save(update_fields=["coldchain_minutes", "coldchain_worst_c", "updated_at"])
+    return delivery
+
+
+def _coldchain_check(delivery: Delivery, any_accepted: bool, reason: str, photo: Any) -> None:
+    if not delivery.coldchain_minutes or not any_accepted:
+        return
+    details = {"minutes": delivery.coldchain_minutes, "worst_c": str(delivery.coldchain_worst_c)}
+    if delivery.coldchain_minutes > coldchain_reject_minutes():
+        raise ColdChainMustReject(details={**details, "limit_minutes": coldchain_reject_minutes()})
+    if not reason.strip() or photo is None:
+        raise ColdChainNeedsEvidence(details=details)
+    checked = upload_check(upload=photo)
+    if not checked.content_type.startswith("image/"):
+        raise ColdChainNeedsEvidence(details={**details, "photo": "an image is required"})
+    delivery.coldchain_reason = reason.strip()[:300]
+    delivery.coldchain_photo.save(f"{uuid.uuid4().hex}.{checked.extension}", ContentFile(checked.content), save=False)
+    delivery.save(update_fields=["coldchain_reason", "coldchain_photo", "updated_at"])
+
+
+@transaction.atomic
+def delivery_accept(
+    *,
+    actor: Any,
+    delivery: Delivery,
+    decisions: Iterable[LineDecision | dict[str, Any]],
+    coldchain_reason: str = "",
+    coldchain_photo: Any = None,
+) -> Delivery:
     """进货查验: the storekeeper decides every line (accept, partial with a reason, reject with a
     reason). Accepted goods enter stock per batch; the incoming-inspection record is written; the
-    order advances; events go to trace (codes) and supervision (cases, spend)."""
+    order advances; events go to trace (codes) and supervision (cases, spend). A delivery that
+    broke its cold chain on the way is accepted only with a reason and a photo, or rejected, as
+    the rule says (coldchain_reject_minutes); either way procurement.coldchain_breach is
+    published (the notification service tells the school and opens a case)."""
     delivery = _locked_delivery(delivery)
     _require_campus_role(actor, delivery.campus, STORE_ROLES)
     today = timezone.localdate()
@@ -1076,6 +1124,7 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
     if any_accepted:
         # An expired supplier cannot deliver: nothing is received from it, only rejected.
         supplier_assert_can_trade(supplier=delivery.supplier, on=today)
+    _coldchain_check(delivery, any_accepted, coldchain_reason, coldchain_photo)
 
     licences = [
         {"kind": lic.kind, "number": lic.number, "expires_on": str(lic.expires_on or "")}
@@ -1282,6 +1331,21 @@ def delivery_accept(*, actor: Any, delivery: Delivery, decisions: Iterable[LineD
     }
     for event in batch_events:
         publish("procurement.batch_accepted", event)
+    if delivery.coldchain_minutes:
+        publish(
+            "procurement.coldchain_breach",
+            {
+                "delivery_id": str(delivery.pk),
+                "campus_id": str(delivery.campus_id),
+                "school_id": str(delivery.campus.school_id),
+                "district_id": str(delivery.district_id),
+                "supplier_id": str(delivery.supplier_id),
+                "max_c": str(delivery.coldchain_worst_c) if delivery.coldchain_worst_c is not None else None,
+                "minutes_out_of_range": delivery.coldchain_minutes,
+                "decision": to_status,
+                "reason": delivery.coldchain_reason,
+            },
+        )
     publish(
         "procurement.delivery_rejected" if to_status == DeliveryStatus.REJECTED else "procurement.delivery_accepted",
         payload,
@@ -1813,6 +1877,7 @@ __all__ = [
     "batch_attach_qc_report",
     "delivery_accept",
     "delivery_arrive",
+    "delivery_coldchain_flag",
     "delivery_dispatch",
     "delivery_record_invoice",
     "delivery_refuse",

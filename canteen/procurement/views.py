@@ -529,7 +529,13 @@ def accept(request: HttpRequest, delivery_id: str) -> HttpResponse:
                 services.delivery_arrive(
                     actor=request.user, delivery=delivery, temperature_c=request.POST.get("temperature") or None
                 )
-            services.delivery_accept(actor=request.user, delivery=delivery, decisions=decisions)
+            services.delivery_accept(
+                actor=request.user,
+                delivery=delivery,
+                decisions=decisions,
+                coldchain_reason=request.POST.get("coldchain_reason", ""),
+                coldchain_photo=request.FILES.get("coldchain_photo"),
+            )
         except DomainError as exc:
             _fail(request, exc)
         else:
@@ -548,6 +554,7 @@ def accept(request: HttpRequest, delivery_id: str) -> HttpResponse:
             "decided": delivery.status not in ("dispatched", "arrived"),
             "can_check": request.user.is_superuser or request.user.role in CAMPUS_ROLES,
             "history": delivery.history.all(),
+            "coldchain_must_reject": delivery.coldchain_minutes > services.coldchain_reject_minutes(),
         },
     )
 

@@ -19,6 +19,7 @@ Environment variables (all optional for the demo):
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -119,6 +120,7 @@ INSTALLED_APPS = [
     "canteen.consumption",
     "canteen.kitchen",
     "canteen.supervision",
+    "canteen.notify",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +152,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "canteen.core.context_processors.navigation",
+                "canteen.notify.context_processors.unread",
             ],
             "builtins": ["canteen.core.templatetags.bilingual"],
         },
@@ -411,3 +414,33 @@ CANTEEN_GS1_RESOLVER = os.environ.get("CANTEEN_GS1_RESOLVER", CANTEEN_GS1_RESOLV
 CANTEEN_EPCIS_SCHEMA = os.environ.get("CANTEEN_EPCIS_SCHEMA", "")
 # The largest EPCIS document accepted by import and capture, checked before the body is read.
 CANTEEN_EPCIS_MAX_BYTES = int(os.environ.get("CANTEEN_EPCIS_MAX_BYTES", str(8 * 1024 * 1024)))
+
+# Notifications (canteen.notify). A channel whose credentials are missing is off and says so on
+# /notify/status/. Base URLs are the providers' own; tests point them at local servers.
+CANTEEN_SITE_URL = os.environ.get("CANTEEN_SITE_URL", "")
+CANTEEN_NOTIFY_HTTP_TIMEOUT = float(os.environ.get("CANTEEN_NOTIFY_HTTP_TIMEOUT", "5"))
+CANTEEN_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("CANTEEN_NOTIFY_MAX_ATTEMPTS", "6"))
+CANTEEN_NOTIFY_BACKOFF_SECONDS = float(os.environ.get("CANTEEN_NOTIFY_BACKOFF_SECONDS", "30"))
+CANTEEN_NOTIFY_THREADS = int(os.environ.get("CANTEEN_NOTIFY_THREADS", "8"))
+CANTEEN_NOTIFY_EMAIL_HOST = os.environ.get("CANTEEN_NOTIFY_EMAIL_HOST", "")
+CANTEEN_NOTIFY_EMAIL_PORT = int(os.environ.get("CANTEEN_NOTIFY_EMAIL_PORT", "25"))
+CANTEEN_NOTIFY_EMAIL_USER = os.environ.get("CANTEEN_NOTIFY_EMAIL_USER", "")
+CANTEEN_NOTIFY_EMAIL_PASSWORD = os.environ.get("CANTEEN_NOTIFY_EMAIL_PASSWORD", "")
+CANTEEN_NOTIFY_EMAIL_TLS = env_bool("CANTEEN_NOTIFY_EMAIL_TLS", False)
+CANTEEN_NOTIFY_EMAIL_FROM = os.environ.get("CANTEEN_NOTIFY_EMAIL_FROM", "")
+CANTEEN_NOTIFY_WECOM_URL = os.environ.get("CANTEEN_NOTIFY_WECOM_URL", "https://qyapi.weixin.qq.com")
+CANTEEN_NOTIFY_WECHAT_URL = os.environ.get("CANTEEN_NOTIFY_WECHAT_URL", "https://api.weixin.qq.com")
+CANTEEN_NOTIFY_WECHAT_APPID = os.environ.get("CANTEEN_NOTIFY_WECHAT_APPID", "")
+CANTEEN_NOTIFY_WECHAT_SECRET = os.environ.get("CANTEEN_NOTIFY_WECHAT_SECRET", "")
+# One template id for every kind, or a JSON object {"kind": "template id"}.
+CANTEEN_NOTIFY_WECHAT_TEMPLATE = os.environ.get("CANTEEN_NOTIFY_WECHAT_TEMPLATE", "")
+CANTEEN_NOTIFY_WECHAT_TEMPLATES = json.loads(os.environ.get("CANTEEN_NOTIFY_WECHAT_TEMPLATES", "{}"))
+CANTEEN_NOTIFY_SMS_URL = os.environ.get("CANTEEN_NOTIFY_SMS_URL", "https://dysmsapi.aliyuncs.com")
+CANTEEN_NOTIFY_SMS_REGION = os.environ.get("CANTEEN_NOTIFY_SMS_REGION", "cn-hangzhou")
+CANTEEN_NOTIFY_SMS_ACCESS_KEY_ID = os.environ.get("CANTEEN_NOTIFY_SMS_ACCESS_KEY_ID", "")
+CANTEEN_NOTIFY_SMS_ACCESS_KEY_SECRET = os.environ.get("CANTEEN_NOTIFY_SMS_ACCESS_KEY_SECRET", "")
+CANTEEN_NOTIFY_SMS_SIGN_NAME = os.environ.get("CANTEEN_NOTIFY_SMS_SIGN_NAME", "")
+CANTEEN_NOTIFY_SMS_TEMPLATE = os.environ.get("CANTEEN_NOTIFY_SMS_TEMPLATE", "")
+CANTEEN_NOTIFY_SMS_TEMPLATES = json.loads(os.environ.get("CANTEEN_NOTIFY_SMS_TEMPLATES", "{}"))
+# Procurement: a cold-chain break in transit longer than this (minutes) can only be rejected.
+CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES = int(os.environ.get("CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES", "30"))

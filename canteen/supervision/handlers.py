@@ -499,6 +499,7 @@ RECORD_LABELS = {
     "sample": "留样",
     "samples": "留样",
     "accompany": "陪餐",
+    "disinfection": "消毒",
     "accompanied_meal": "陪餐",
 }
 
@@ -514,6 +515,8 @@ def on_record_missing(event: Event) -> None:
     meal = str(p.get("meal") or "")
     rollups.stats_add(day=day, keys=keys, records_missing=1)
     label = RECORD_LABELS.get(kind, kind)
+    if p.get("repeated") is False:
+        return  # a first gap is an alert to the canteen (notify); a repeated one is a case
     _open_case(
         event,
         keys,

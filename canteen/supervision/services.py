@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from canteen.core.audit import audit_record
 from canteen.core.errors import InvalidTransition, NotFound, ValidationFailed
+from canteen.core.events import publish
 from canteen.core.i18n import tr
 from canteen.org.choices import REGULATOR_ROLES, SCHOOL_STAFF_ROLES, Role
 
@@ -225,6 +226,21 @@ def _move(case: Case, *, action: str, actor: Any, note: str = "", data: dict | N
         school_id=case.school_id,
     )
     case._last_step = step  # type: ignore[attr-defined]
+    # For the notification service (case parties, feedback givers); ids only.
+    publish(
+        "supervision.case_moved",
+        {
+            "case_id": str(case.pk),
+            "action": action,
+            "from_status": from_status,
+            "to_status": case.status,
+            "district_id": str(case.district_id),
+            "school_id": str(case.school_id) if case.school_id else None,
+            "campus_id": str(case.campus_id) if case.campus_id else None,
+            "deadline": case.deadline.isoformat() if case.deadline else None,
+            "step_id": step.pk,
+        },
+    )
     return case
 
 
@@ -723,6 +739,15 @@ def feedback_answer(*, feedback: Feedback | Any, actor: Any, answer: str) -> Fee
         target=feedback,
         district_id=feedback.district_id,
         school_id=feedback.school_id,
+    )
+    publish(
+        "supervision.feedback_answered",
+        {
+            "feedback_id": str(feedback.pk),
+            "district_id": str(feedback.district_id),
+            "school_id": str(feedback.school_id),
+            "campus_id": str(feedback.campus_id),
+        },
     )
     return feedback
 

@@ -423,6 +423,12 @@ def track_points_record(
         device.last_seen_at = timezone.now()
         device.last_seq = max(device.last_seq, max(seqs))
         device.save(update_fields=["last_seen_at", "last_seq", "updated_at"])
+        if track.delivery_id and track.break_count:
+            # The delivery carries its longest break to acceptance (a break grows as points come).
+            from canteen.procurement.services import delivery_coldchain_flag
+
+            longest = track.breaks.order_by("-minutes").first()
+            delivery_coldchain_flag(delivery_id=track.delivery_id, minutes=longest.minutes, worst_c=longest.worst_c)
         if track.break_count > breaks_before:
             latest = track.breaks.order_by("-started_at").first()
             publish(

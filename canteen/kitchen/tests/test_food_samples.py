@@ -104,6 +104,9 @@ def test_missing_sample_after_lunch_is_raised_once_with_the_org_ids(world):
         "day": "2026-11-23",
         "meal": "lunch",
         "canteen_id": str(canteen.id),
+        # A first gap in the week: an alert, not yet a case.
+        "repeated": False,
+        "count_in_window": 1,
     }
 
 

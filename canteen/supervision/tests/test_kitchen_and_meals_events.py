@@ -3,6 +3,8 @@ checks run by the meals domain, reach supervision as counts and cases."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -29,6 +31,10 @@ def test_a_kitchen_alarm_and_a_missing_sample_through_kitchen_services(world):
     assert case.campus_id == canteen.campus_id
     assert LiveItem.objects.filter(kind="alarm").exists()
 
+    # A first gap in the week is an alert to the canteen (notify); a repeat is a case.
+    yesterday = timezone.localdate() - timedelta(days=1)
+    kitchen.missing_record_raise(canteen=canteen, kind="food_sample", day=yesterday, meal="lunch", detail={})
+    assert not Case.objects.filter(source=CaseSource.RECORD_MISSING).exists()
     kitchen.missing_record_raise(canteen=canteen, kind="food_sample", day=timezone.localdate(), meal="lunch", detail={})
     missing = Case.objects.get(source=CaseSource.RECORD_MISSING)
     assert "留样" in missing.title

@@ -66,6 +66,8 @@ def guardian_home(request: HttpRequest) -> HttpResponse:
                 "student": child,
                 "wallet": wallet,
                 "balance_fen": wallet.balance_fen if wallet else 0,
+                # Restricted subsidy: spent on meals first, never paid out (ledger.subsidies).
+                "allowance_fen": subsidies.allowance_balance(student=child).fen,
                 "spent_today_fen": selectors.spent_today_fen(account=wallet, on=today) if wallet else 0,
                 "low": bool(
                     wallet

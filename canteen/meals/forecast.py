@@ -166,9 +166,22 @@ def _planned_from_counts(*, campus: Campus, start: date, end: date) -> dict[tupl
     }
 
 
+def _school_day(campus: Campus, day: date) -> bool:
+    """schoolcalendar's answer; beyond the national holiday data, days with a published menu
+    are cooked for (the calendar's error is for the subsidy, not for the kitchen's plan)."""
+    from canteen.schoolcalendar.services import CalendarYearUnknown, is_school_day
+
+    try:
+        return is_school_day(campus, day)
+    except CalendarYearUnknown:
+        return True
+
+
 def forecast_set_meals(*, campus: Campus, day: date) -> list[SetMealForecast]:
     from .selectors import _build_menus
 
+    if not _school_day(campus, day):
+        return []  # nothing to cook on a holiday, in a vacation or on a closure day (schoolcalendar)
     planned = planned_portions(campus=campus, day=day)
     if not planned:
         return []

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from canteen.core.errors import DomainError
+from canteen.core.errors import DomainError, ValidationFailed
 from canteen.core.i18n import tr
 from canteen.core.money import Money
 from canteen.core.pagination import paginate
@@ -566,8 +566,22 @@ def invoice(request: HttpRequest, delivery_id: str) -> HttpResponse:
     delivery = selectors.delivery_get(actor=request.user, delivery_id=delivery_id)
     if delivery is None:
         raise Http404
-    services.delivery_record_invoice(actor=request.user, delivery=delivery, reference=request.POST.get("reference", ""))
-    messages.success(request, tr("发票已记入账务", "The invoice was recorded in the ledger"))
+    amount_text = (request.POST.get("amount") or "").strip()
+    try:
+        amount = Money.from_yuan(amount_text) if amount_text else None
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("发票金额格式不正确", "Not a valid invoice amount") from exc
+    delivery = services.delivery_record_invoice(
+        actor=request.user, delivery=delivery, reference=request.POST.get("reference", ""), amount=amount
+    )
+    if delivery.invoice_match.get("differences"):
+        messages.warning(
+            request, tr("发票已登记，三单核对有差异", "Invoice recorded; the three-way match lists differences")
+        )
+    else:
+        messages.success(
+            request, tr("发票已登记，与订单和验收一致", "Invoice recorded; it matches the order and receipt")
+        )
     return redirect("procurement:accept", delivery_id=delivery.pk)
 
 

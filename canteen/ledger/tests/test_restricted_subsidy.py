@@ -284,3 +284,12 @@ def test_the_finance_page_lists_subsidies_by_programme_and_funding_source(world,
     assert "营养改善计划" in table
     assert "中央财政" in table
     assert "¥5.00" in table
+
+
+def test_the_guardian_sees_the_subsidy_balance_beside_the_family_money(world, calendar, programme, client):
+    student = world.students[0]
+    subsidies.subsidy_grant(student=student, amount=Money(500), day=SCHOOL_DAY, programme=programme)
+    client.force_login(world.user(Role.GUARDIAN))
+    page = client.get("/ledger/guardian/").content.decode()
+    assert 'data-testid="allowance"' in page
+    assert "¥5.00" in page[page.index('data-testid="allowance"') :]

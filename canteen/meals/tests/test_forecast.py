@@ -151,3 +151,16 @@ def test_turn_out_comes_from_consumptions_meal_records_when_there_are_any(db):
         D("0.750"),
         6,
     )
+
+
+def test_no_forecast_on_a_day_without_school(campus_setup):
+    """A menu typed in for a school's closure day (schoolcalendar) cooks nothing."""
+    from canteen.schoolcalendar.models import CalendarEntry
+
+    campus = campus_setup.campus
+    assert forecast.forecast_set_meals(campus=campus, day=TOMORROW)
+    CalendarEntry.objects.create(
+        district_id=campus.school.district_id, school_id=campus.school_id, kind="closure", name="停课",
+        start=TOMORROW, end=TOMORROW,
+    )  # fmt: skip
+    assert forecast.forecast_set_meals(campus=campus, day=TOMORROW) == []

@@ -197,3 +197,19 @@ def test_disclosure_food_spending_equals_accepted_deliveries_net_of_returns(proc
     payable = Account.objects.get(kind=AccountKind.PAYABLE, campus=campus, owner_id=proc.supplier.pk)
     assert payable.balance_fen == after.food_cost_fen  # nothing paid yet: all of it is owed
     assert_books_balance()
+
+
+def test_the_acceptance_page_records_an_invoice_and_shows_the_differences(proc, client):
+    delivery = _deliver(proc, [(proc.cabbage, "40")])
+    _accept(proc, delivery)
+    client.force_login(proc.user(Role.CANTEEN_MANAGER))
+    bad = client.post(f"/procurement/deliveries/{delivery.pk}/invoice/", {"reference": "INV-2", "amount": "abc"})
+    assert bad.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.invoice_reference == ""  # nothing recorded from a bad amount
+    client.post(f"/procurement/deliveries/{delivery.pk}/invoice/", {"reference": "INV-2", "amount": "101.50"})
+    delivery.refresh_from_db()
+    assert (delivery.invoice_reference, delivery.invoice_amount_fen) == ("INV-2", 10_150)
+    page = client.get(f"/procurement/deliveries/{delivery.pk}/accept/").content.decode()
+    assert 'data-testid="invoice-match"' in page
+    assert "发票金额与验收金额不符" in page

@@ -32,7 +32,7 @@ from canteen.org.models import User
 for name in ['district', 'school01', 'guardian01', 'supplier01']:
     print(name, token_issue(user=User.objects.get(username=name), name='ci-fuzz')[1])
 " >"$work/tokens"
-terminal_token="$(grep -oE 'CANTEEN_TERMINAL_TOKEN\)\s+\S+' "$work/seed.log" | awk '{print $2}' | head -1)"
+terminal_token="$(grep 'CANTEEN_TERMINAL_TOKEN' "$work/seed.log" | awk '{print $1}' | head -1)"
 echo "terminal $terminal_token" >>"$work/tokens"
 .venv/bin/python -m gunicorn canteen.wsgi:application --bind "127.0.0.1:$port" --workers 2 --threads 4 \
   --log-level warning >"$work/server.log" 2>&1 &

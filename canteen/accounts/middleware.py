@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CSPMiddleware as _CSPMiddleware
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -25,6 +28,13 @@ TOUCH_EVERY_SECONDS = 60
 OPEN_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/healthz", "/favicon")
 
 
+def _has_session_cookie(request: HttpRequest) -> bool:
+    # Without a session cookie there is no signed-in session to check, and not touching
+    # request.user keeps token calls (a terminal's checkout) free of session reads and of
+    # "Vary: Cookie".
+    return settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
 class IdleTimeoutMiddleware:
     """Ends a session left idle for CANTEEN_SESSION_IDLE_SECONDS (default 30 minutes)."""
 
@@ -32,7 +42,7 @@ class IdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
+        user = getattr(request, "user", None) if _has_session_cookie(request) else None
         if user is not None and user.is_authenticated and hasattr(request, "session"):
             now = int(time.time())
             last = request.session.get(LAST_SEEN_KEY)
@@ -51,7 +61,7 @@ class OtpRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
+        user = getattr(request, "user", None) if _has_session_cookie(request) else None
         if (
             user is not None
             and otp_required_for(user)
@@ -65,3 +75,17 @@ class OtpRequiredMiddleware:
                 return JsonResponse(body, status=403, json_dumps_params={"ensure_ascii": False})
             return redirect(f"{reverse('accounts:otp')}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class CSPMiddleware(_CSPMiddleware):
+    """django-csp's middleware with the directives in a fixed order: it builds the header from a
+    set, so two responses could carry the same policy in different orders (and a cached or
+    compared response differed for nothing)."""
+
+    def process_response(self, request: HttpRequest, response: Any) -> Any:
+        response = super().process_response(request, response)
+        for header in (HEADER, HEADER_REPORT_ONLY):
+            if header in response:
+                parts = [part.strip() for part in response[header].split(";") if part.strip()]
+                response[header] = "; ".join(sorted(parts))
+        return response

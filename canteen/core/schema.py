@@ -61,3 +61,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                         "content": {"application/json": {"schema": ref}},
                     }
     return result
+
+
+# For views that answer a plain JSON array of objects (their extend_schema said "object").
+OBJECT_LIST = {"type": "array", "items": {"type": "object", "additionalProperties": {}}}

@@ -316,7 +316,9 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("canteen.accounts.middleware.IdleTimeoutMiddleware") + 1,
     "canteen.accounts.middleware.OtpRequiredMiddleware",
 )
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "canteen.accounts.middleware.CSPMiddleware"
+)
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
 
 AXES_FAILURE_LIMIT = int(os.environ.get("CANTEEN_LOGIN_FAILURE_LIMIT", "5"))

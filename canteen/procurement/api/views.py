@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from canteen.core.api import idempotent_response
 from canteen.core.errors import NotFound, ValidationFailed
+from canteen.core.schema import OBJECT_LIST
 from canteen.org.models import Campus
 
 from .. import selectors, services
@@ -105,7 +106,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class SupplierList(APIView):
-    @extend_schema(operation_id="procurement_suppliers_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_suppliers_list", responses={200: OBJECT_LIST})
     def get(self, request: Request) -> Response:
         return Response(
             [
@@ -144,7 +145,7 @@ class LicenceAlerts(APIView):
 
 
 class Catalogue(APIView):
-    @extend_schema(parameters=[OpenApiParameter("on", OpenApiTypes.DATE)], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[OpenApiParameter("on", OpenApiTypes.DATE)], responses={200: OBJECT_LIST})
     def get(self, request: Request) -> Response:
         rows = selectors.catalogue(
             actor=request.user, on=_day(request, "on"), category=request.query_params.get("category", "")
@@ -177,7 +178,7 @@ class Catalogue(APIView):
 
 
 class OrderList(APIView):
-    @extend_schema(operation_id="procurement_orders_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_orders_list", responses={200: OBJECT_LIST})
     def get(self, request: Request) -> Response:
         qs = selectors.order_list(actor=request.user, status=request.query_params.get("status", ""))[:200]
         return Response(
@@ -290,7 +291,7 @@ class OrderDeliveries(APIView):
 
 
 class DeliveryList(APIView):
-    @extend_schema(operation_id="procurement_deliveries_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="procurement_deliveries_list", responses={200: OBJECT_LIST})
     def get(self, request: Request) -> Response:
         qs = selectors.delivery_list(actor=request.user, status=request.query_params.get("status", ""))[:200]
         return Response([delivery_body(d) for d in qs])
@@ -361,7 +362,7 @@ class Demand(APIView):
 
 
 class Stock(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OBJECT_LIST})
     def get(self, request: Request) -> Response:
         rows = selectors.stock_on_hand(actor=request.user)
         return Response(

@@ -25,8 +25,8 @@ class CaseEvidenceSerializer(serializers.ModelSerializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     district_name = serializers.CharField(source="district.name", read_only=True)
-    school_name = serializers.CharField(source="school.name", read_only=True, default=None)
-    campus_name = serializers.CharField(source="campus.name", read_only=True, default=None)
+    school_name = serializers.CharField(source="school.name", read_only=True, default=None, allow_null=True)
+    campus_name = serializers.CharField(source="campus.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Case
@@ -126,7 +126,7 @@ class InspectionRecordSerializer(serializers.Serializer):
 
 class FeedbackSerializer(serializers.ModelSerializer):
     canteen_name = serializers.CharField(source="canteen.name", read_only=True)
-    case_number = serializers.CharField(source="case.number", read_only=True, default=None)
+    case_number = serializers.CharField(source="case.number", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Feedback

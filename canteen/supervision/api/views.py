@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from canteen.core.clientip import client_ip as _client_ip
-from canteen.core.errors import Forbidden
+from canteen.core.errors import Forbidden, NotFound
 
 from .. import selectors, services
 from ..choices import CaseStatus
@@ -295,7 +295,7 @@ def public_feedback_follow(request: Request, code: str) -> Response:
     """What a parent may see of their feedback: status, answer, and the case's progress."""
     feedback = selectors.feedback_follow(code=code)
     if feedback is None:
-        return Response({"error": {"code": "not_found"}}, status=status.HTTP_404_NOT_FOUND)
+        raise NotFound()  # the one error body, as every other 404
     return Response(
         {
             "follow_code": feedback.follow_code,

@@ -181,6 +181,15 @@ def run_checkouts(window, students: list, threads: int) -> dict:
     return {"ok": sum(ok), "failed": failed, "wall_s": wall, "rate": sum(ok) / wall if wall else 0}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def provider_stats() -> dict:
     with request.urlopen(f"http://127.0.0.1:{PROVIDER_PORT}/_stats", timeout=10) as resp:  # noqa: S310
         return json.loads(resp.read())
@@ -228,7 +237,9 @@ def main() -> None:
         run_checkouts(made["window"], off_students[:200], 2)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+        cpu0 = time.process_time()
         off = run_checkouts(made["window"], off_students[200:], args.threads)
+        off["cpu_ms"] = (time.process_time() - cpu0) * 1000 / max(off["ok"], 1)
         print(
             f"notifications OFF: {off['ok']} checkouts in {off['wall_s']:.1f} s = {off['rate']:.0f}/s  failed={off['failed']}"
         )
@@ -247,7 +258,9 @@ def main() -> None:
             text=True,
         )
         worker.stdout.readline()
+        cpu0 = time.process_time()
         on = run_checkouts(made["window"], on_students, args.threads)
+        on["cpu_ms"] = (time.process_time() - cpu0) * 1000 / max(on["ok"], 1)
         print(
             f"notifications ON:  {on['ok']} checkouts in {on['wall_s']:.1f} s = {on['rate']:.0f}/s  failed={on['failed']}"
         )
@@ -280,6 +293,14 @@ def main() -> None:
             f"  (goal p95 ≤ 5 s)"
         )
         print(f"checkout rate ON/OFF: {on['rate'] / off['rate']:.2f}")
+        worker_cpu, provider_cpu = cpu_seconds(worker.pid), cpu_seconds(provider.pid)
+        print(
+            f"CPU: checkout {off['cpu_ms']:.1f} ms (OFF) / {on['cpu_ms']:.1f} ms (ON) per checkout in this process"
+            f" (Python side; PostgreSQL not counted); notify_worker {worker_cpu * 1000 / max(len(rows), 1):.1f} ms"
+            f" per message; the provider server {provider_cpu * 1000 / max(len(rows), 1):.1f} ms per message"
+        )
+        with open("/proc/loadavg") as f:
+            print(f"# load average during the run: {f.read().split()[:3]} on {os.cpu_count()} CPUs")
     finally:
         if worker is not None:
             worker.terminate()

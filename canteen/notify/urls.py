@@ -10,4 +10,5 @@ urlpatterns = [
     path("notify/dead-letters/", views.dead_letters, name="dead-letters"),
     path("notify/dead-letters/retry/", views.dead_letters_retry, name="dead-letters-retry"),
     path("notify/status/", views.status, name="status"),
+    path("notify/wechat/callback/", views.wechat_callback, name="wechat-callback"),
 ]

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from canteen.core.errors import DomainError
@@ -108,3 +109,36 @@ def status(request: HttpRequest) -> HttpResponse:
         "notify/status.html",
         {"channels": channel_status(), "counts": selectors.delivery_counts(actor=request.user)},
     )
+
+
+@csrf_exempt
+def wechat_callback(request: HttpRequest) -> HttpResponse:
+    """The Official Account's server URL: WeChat checks it (GET with echostr) and pushes each
+    template message's outcome (TEMPLATESENDJOBFINISH: success, failed:user block, failed:
+    system failed), the delivery receipt. Both are signed: sha1 of the sorted token, timestamp
+    and nonce (the account's "Token" setting, CANTEEN_NOTIFY_WECHAT_TOKEN)."""
+    import hashlib
+    import hmac
+    import xml.etree.ElementTree as ET
+
+    from django.conf import settings
+
+    token = getattr(settings, "CANTEEN_NOTIFY_WECHAT_TOKEN", "")
+    parts = sorted([token, request.GET.get("timestamp", ""), request.GET.get("nonce", "")])
+    expected = hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 (WeChat's documented check)
+    if not token or not hmac.compare_digest(expected, request.GET.get("signature", "")):
+        return HttpResponse(status=403)
+    if request.method == "GET":
+        return HttpResponse(request.GET.get("echostr", ""), content_type="text/plain")
+    if len(request.body) > 64 * 1024:
+        return HttpResponse(status=413)
+    try:
+        # Expat 2.4.1+ (Python 3.11's) refuses entity-expansion bombs; no DTD is expected here.
+        root = ET.fromstring(request.body)  # noqa: S314
+    except ET.ParseError:
+        return HttpResponse(status=400)
+    if (root.findtext("Event") or "").upper() == "TEMPLATESENDJOBFINISH":
+        msgid = root.findtext("MsgID") or root.findtext("MsgId") or ""
+        status = root.findtext("Status") or ""
+        services.delivery_receipt_record(channel=Channel.WECHAT, provider_ref=msgid, delivered=status == "success")
+    return HttpResponse("success", content_type="text/plain")

@@ -434,6 +434,8 @@ CANTEEN_NOTIFY_WECOM_URL = os.environ.get("CANTEEN_NOTIFY_WECOM_URL", "https://q
 CANTEEN_NOTIFY_WECHAT_URL = os.environ.get("CANTEEN_NOTIFY_WECHAT_URL", "https://api.weixin.qq.com")
 CANTEEN_NOTIFY_WECHAT_APPID = os.environ.get("CANTEEN_NOTIFY_WECHAT_APPID", "")
 CANTEEN_NOTIFY_WECHAT_SECRET = os.environ.get("CANTEEN_NOTIFY_WECHAT_SECRET", "")
+# The account's server "Token": signs WeChat's pushes to /notify/wechat/callback/ (receipts).
+CANTEEN_NOTIFY_WECHAT_TOKEN = os.environ.get("CANTEEN_NOTIFY_WECHAT_TOKEN", "")
 # One template id for every kind, or a JSON object {"kind": "template id"}.
 CANTEEN_NOTIFY_WECHAT_TEMPLATE = os.environ.get("CANTEEN_NOTIFY_WECHAT_TEMPLATE", "")
 CANTEEN_NOTIFY_WECHAT_TEMPLATES = json.loads(os.environ.get("CANTEEN_NOTIFY_WECHAT_TEMPLATES", "{}"))

@@ -104,3 +104,43 @@ def test_todo_for_lists_what_needs_the_school_now(world):
     district = todo_for(world.user(Role.DISTRICT_REGULATOR))
     assert not any(i["kind"] == "escalated" for i in district)  # not overdue yet
     assert todo_for(world.user(Role.GUARDIAN)) == []
+
+
+def test_wechat_pushes_the_delivery_receipt_signed_with_the_token(world, client, settings):
+    import hashlib
+
+    settings.CANTEEN_NOTIFY_WECHAT_TOKEN = "tok"
+    (message,) = _notice(world)
+    d = Delivery.objects.create(
+        message=message,
+        dedupe_key="r",
+        recipient_key="g",
+        channel=Channel.WECHAT,
+        status=DeliveryStatus.SENT,
+        provider_ref="200163836",
+    )
+    sig = hashlib.sha1("".join(sorted(["tok", "1700000000", "n1"])).encode()).hexdigest()  # noqa: S324
+    query = f"signature={sig}&timestamp=1700000000&nonce=n1"
+    assert client.get(f"/notify/wechat/callback/?{query}&echostr=abc").content == b"abc"
+    assert client.get("/notify/wechat/callback/?signature=bad&timestamp=1&nonce=n1&echostr=abc").status_code == 403
+    xml = (
+        "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[openid]]></FromUserName>"
+        "<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163836</MsgID><Status><![CDATA[success]]></Status></xml>"
+    )
+    response = client.post(f"/notify/wechat/callback/?{query}", xml, content_type="text/xml")
+    assert response.content == b"success"
+    d.refresh_from_db()
+    assert d.receipt_at is not None
+    failed = xml.replace("success", "failed:user block")
+    d2 = Delivery.objects.create(
+        message=message,
+        dedupe_key="r2",
+        recipient_key="g",
+        channel=Channel.WECHAT,
+        status=DeliveryStatus.SENT,
+        provider_ref="7",
+    )
+    client.post(f"/notify/wechat/callback/?{query}", failed.replace("200163836", "7"), content_type="text/xml")
+    d2.refresh_from_db()
+    assert d2.status == DeliveryStatus.FAILED

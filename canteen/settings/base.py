@@ -255,3 +255,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CANTEEN_LOG_LEVEL", "INFO")},
 }
+
+# People in (issue 21, org): roster import limits and the guardians' binding page address.
+CANTEEN_ROSTER_MAX_BYTES = int(os.environ.get("CANTEEN_ROSTER_MAX_BYTES", str(10 * 1024 * 1024)))
+CANTEEN_ROSTER_MAX_ROWS = int(os.environ.get("CANTEEN_ROSTER_MAX_ROWS", "100000"))
+CANTEEN_ROSTER_MAX_UNZIPPED_BYTES = int(os.environ.get("CANTEEN_ROSTER_MAX_UNZIPPED_BYTES", str(400 * 1024 * 1024)))
+# Printed (as a QR code) on the binding slips a school hands to families.
+CANTEEN_PUBLIC_URL = os.environ.get("CANTEEN_PUBLIC_URL", "")

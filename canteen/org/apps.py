@@ -24,4 +24,6 @@ class OrgConfig(AppConfig):
             roles={"district_regulator", "school_admin", "canteen_manager", "window_operator"},
             order=11,
         ),
+        NavItem("名册导入", "Roster import", "org:roster", roles={"district_regulator", "school_admin"}, order=12),
+        NavItem("员工账号", "Staff accounts", "org:staff", roles={"district_regulator", "school_admin"}, order=13),
     ]

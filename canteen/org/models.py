@@ -295,7 +295,7 @@ class RosterImportStatus(models.TextChoices):
 
 class RosterImport(BaseModel):
     """One upload of a roster file: who sent what, what the preview found, what was written.
-    The file itself is kept only until it is applied (then cleared); its hash stays."""
+    The checked rows are kept (compressed) only until they are applied; the file's hash stays."""
 
     actor = models.ForeignKey("org.User", null=True, on_delete=models.SET_NULL, related_name="+")
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="+")

@@ -25,6 +25,7 @@ import os
 import re
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -665,15 +666,23 @@ def roster_validate(*, sheet: Sheet, district: District, school: School | None) 
                 )
                 g.name = first[0]
 
+    allowed = {c.pk for c in by_code.values()}
+    return _check_against_db(rows=rows, district=district, school=school, present=present, allowed_campuses=allowed)
+
+
+def _check_against_db(
+    *, rows: list[RowIn], district: District, school: School | None, present: set[str], allowed_campuses: set
+) -> Validation:
+    """The checks that depend on the database as it is now: run at the preview and again at the
+    confirmation."""
     # Against the database: the student number is unique across the district (and the country).
     known = _known_students([r.student_number for r in rows if r.student_number], district)
-    campus_school = {c.pk: c.school_id for c in by_code.values()}
     for row in rows:
         existing = known.get(row.student_number)
         if existing is None or row.errors:
             continue
         ex = dict(zip(_KNOWN_FIELDS, existing, strict=True))
-        if school is not None and ex["campus__school_id"] != school.pk or ex["campus_id"] not in campus_school:
+        if school is not None and ex["campus__school_id"] != school.pk or ex["campus_id"] not in allowed_campuses:
             row.errors.append(
                 Message(
                     "该学籍号属于其他学校的学生，请由原学校办理转出",
@@ -778,9 +787,55 @@ def roster_preview(
         record.status = RosterImportStatus.REJECTED
     else:
         record.status = RosterImportStatus.PREVIEWED
-        record.content = data
+        record.content = _rows_dump(validation)
     record.save()
     return record
+
+
+def _rows_dump(validation: Validation) -> bytes:
+    """The checked rows, compressed, kept with the import until it is confirmed: the confirmation
+    then repeats only the checks against the database instead of reading the file again."""
+    rows = [
+        [
+            r.row,
+            r.student_number,
+            {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.values.items()},
+            str(r.campus_id),
+            r.grade,
+            r.class_name,
+            [[g.name, g.relation, g.mobile] for g in r.guardians],
+        ]
+        for r in validation.rows
+    ]
+    return zlib.compress(json.dumps({"present": sorted(validation.present), "rows": rows}).encode(), 1)
+
+
+def _rows_load(blob: bytes, *, district: District, school: School | None) -> Validation:
+    data = json.loads(zlib.decompress(blob))
+    rows = []
+    for number, student_number, values, campus_id, grade, class_name, guardians in data["rows"]:
+        values["birth_date"] = date.fromisoformat(values["birth_date"])
+        rows.append(
+            RowIn(
+                row=number,
+                student_number=student_number,
+                values=values,
+                campus_id=uuid.UUID(campus_id),
+                grade=grade,
+                class_name=class_name,
+                guardians=[GuardianIn(*g) for g in guardians],
+            )
+        )
+    campuses = Campus.objects.filter(school__district=district)
+    if school is not None:
+        campuses = campuses.filter(school=school)
+    return _check_against_db(
+        rows=rows,
+        district=district,
+        school=school,
+        present=set(data["present"]),
+        allowed_campuses=set(campuses.values_list("pk", flat=True)),
+    )
 
 
 def _plan_counts(validation: Validation) -> dict[str, int]:
@@ -807,14 +862,12 @@ def roster_confirm(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> RosterImport:
-    """Apply a previewed import. The file is read and checked again (the database may have moved
-    since the preview); any error now stops it before anything is written."""
+    """Apply a previewed import. The checked rows kept at the preview are checked again against
+    the database (it may have moved since); any error now stops it before anything is written."""
     if roster_import.status != RosterImportStatus.PREVIEWED:
         raise ValidationFailed("该导入不在待确认状态", "This import is not awaiting confirmation")
     district, school = roster_target(actor=actor, school=roster_import.school, district=roster_import.district)
-    data = bytes(roster_import.content or b"")
-    sheet = roster_read(data=data, filename=roster_import.filename)
-    validation = roster_validate(sheet=sheet, district=district, school=school)
+    validation = _rows_load(bytes(roster_import.content or b""), district=district, school=school)
     if validation.error_count:
         roster_import.status = RosterImportStatus.REJECTED
         roster_import.error_count = validation.error_count
@@ -830,7 +883,7 @@ def roster_confirm(
     roster_import.rows_done = len(validation.rows)
     roster_import.applied_at = timezone.now()
     if not dry_run:
-        roster_import.content = None  # the pupils are in the tables now; keep only the hash
+        roster_import.content = None  # the pupils are in the tables now; keep the file's hash
     roster_import.save()
     return roster_import
 

@@ -448,3 +448,9 @@ CANTEEN_NOTIFY_SMS_TEMPLATE = os.environ.get("CANTEEN_NOTIFY_SMS_TEMPLATE", "")
 CANTEEN_NOTIFY_SMS_TEMPLATES = json.loads(os.environ.get("CANTEEN_NOTIFY_SMS_TEMPLATES", "{}"))
 # Procurement: a cold-chain break in transit longer than this (minutes) can only be rejected.
 CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES = int(os.environ.get("CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES", "30"))
+# People in (issue 21, org): roster import limits and the guardians' binding page address.
+CANTEEN_ROSTER_MAX_BYTES = int(os.environ.get("CANTEEN_ROSTER_MAX_BYTES", str(10 * 1024 * 1024)))
+CANTEEN_ROSTER_MAX_ROWS = int(os.environ.get("CANTEEN_ROSTER_MAX_ROWS", "100000"))
+CANTEEN_ROSTER_MAX_UNZIPPED_BYTES = int(os.environ.get("CANTEEN_ROSTER_MAX_UNZIPPED_BYTES", str(400 * 1024 * 1024)))
+# Printed (as a QR code) on the binding slips a school hands to families.
+CANTEEN_PUBLIC_URL = os.environ.get("CANTEEN_PUBLIC_URL", "")

@@ -127,6 +127,25 @@ def test_dry_run_reports_what_would_be_written_and_writes_nothing(world):
     assert not AuditEvent.objects.filter(action="org.roster_import").exists()
 
 
+def test_a_pupil_taken_by_another_school_after_the_preview_stops_the_confirmation(world):
+    admin = world.user(Role.SCHOOL_ADMIN)
+    campus = world.campuses[0]
+    record = roster.roster_preview(
+        actor=admin, data=xlsx_bytes(three_pupils(campus.code)), filename="a.xlsx", school=campus.school
+    )
+    assert record.status == RosterImportStatus.PREVIEWED
+    elsewhere = world.campuses[2]
+    Student.objects.create(
+        campus=elsewhere, school_class=elsewhere.classes.first(), student_number="G110101201702", name="先到",
+        gender="f", birth_date="2017-01-01",
+    )  # fmt: skip
+    before = counts()
+    record = roster.roster_confirm(actor=admin, roster_import=record)
+    assert record.status == RosterImportStatus.REJECTED
+    assert "belongs to a pupil of another school" in row_errors(record)[3][0]
+    assert counts() == before
+
+
 def test_csv_saved_by_chinese_excel_in_gb18030_is_read(world):
     admin = world.user(Role.SCHOOL_ADMIN)
     campus = world.campuses[0]

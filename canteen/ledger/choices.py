@@ -46,3 +46,14 @@ class TopUpOrderStatus(models.TextChoices):
     CREATED = "created", "待支付 Awaiting payment"
     PAID = "paid", "已支付 Paid"
     FAILED = "failed", "支付失败 Failed"
+
+
+class MismatchKind(models.TextChoices):
+    """What reconciliation found between a settlement file and the ledger (stored in the run's
+    mismatches as codes)."""
+
+    BAD_ROW = "bad_row", "无法读取的行 Unreadable row"
+    DUPLICATE_IN_FILE = "duplicate_in_file", "文件内重复 Duplicate in the file"
+    MISSING_IN_LEDGER = "missing_in_ledger", "账上没有 Not in the ledger"
+    AMOUNT_DIFFERS = "amount_differs", "金额不一致 Amount differs"
+    MISSING_IN_SETTLEMENT = "missing_in_settlement", "对账单没有 Not in the settlement file"

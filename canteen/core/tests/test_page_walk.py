@@ -106,7 +106,12 @@ def _open(walk: Walk, context, role: str, url: str, viewport: str) -> tuple[Load
     page.on("pageerror", lambda e: errors.append(f"script error: {str(e)[:160]}"))
     page.on(
         "requestfailed",
-        lambda r: None if STREAM.search(r.url) else errors.append(f"request failed: {r.url} ({r.failure})"),
+        # ERR_ABORTED: a poll cut short by the walk closing the tab, not a failure of the page.
+        lambda r: (
+            None
+            if STREAM.search(r.url) or "ERR_ABORTED" in (r.failure or "")
+            else errors.append(f"request failed: {r.url} ({r.failure})")
+        ),
     )
     page.on(
         "response",

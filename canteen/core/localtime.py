@@ -16,4 +16,4 @@ def local_iso(value: datetime | None) -> str | None:
         return None
     if timezone.is_naive(value):
         return value.isoformat()
-    return timezone.localtime(value).isoformat(timespec="seconds")
+    return timezone.localtime(value).isoformat()

@@ -111,3 +111,14 @@ class FundingSource(models.TextChoices):
     COUNTY = "county", "县区财政 County/district"
     SCHOOL = "school", "学校自筹 School"
     DONATION = "donation", "社会捐助 Donations"
+
+
+class SettlementMismatchKind(models.TextChoices):
+    """What reconciliation found between a settlement file and the ledger (stored in the run's
+    mismatches as codes)."""
+
+    BAD_ROW = "bad_row", "无法读取的行 Unreadable row"
+    DUPLICATE_IN_FILE = "duplicate_in_file", "文件内重复 Duplicate in the file"
+    MISSING_IN_LEDGER = "missing_in_ledger", "账上没有 Not in the ledger"
+    AMOUNT_DIFFERS = "amount_differs", "金额不一致 Amount differs"
+    MISSING_IN_SETTLEMENT = "missing_in_settlement", "对账单没有 Not in the settlement file"

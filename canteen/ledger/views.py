@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from canteen.core.errors import DomainError
-from canteen.core.i18n import tr
+from canteen.core.i18n import localized, tr
 from canteen.core.money import Money
 from canteen.org.choices import Role
 from canteen.org.models import Campus, Student
@@ -411,7 +411,9 @@ def _disclosure(campus_id: uuid.UUID, year: int, month: int) -> reports.Disclosu
 
 def disclosure(request: HttpRequest, campus_id: uuid.UUID, year: int, month: int) -> HttpResponse:
     d = _disclosure(campus_id, year, month)
-    return render(request, "ledger/disclosure.html", {"d": d, "rows": exports.disclosure_rows(d)})
+    # The printed PDF is bilingual; the page shows the reader's language.
+    rows = [(localized(label), value) for label, value in exports.disclosure_rows(d)]
+    return render(request, "ledger/disclosure.html", {"d": d, "rows": rows})
 
 
 def disclosure_pdf(request: HttpRequest, campus_id: uuid.UUID, year: int, month: int) -> HttpResponse:

@@ -836,10 +836,13 @@ def _date(value: Any, field: str) -> date:
         raise ValidationFailed("日期格式有误", "Not a valid date", details={field: str(value)}) from None
 
 
-@transaction.atomic
-def _require_trace_data(lines: list[dict[str, Any]], order_lines: dict[str, PurchaseOrderLine]) -> None:
+def _require_trace_data(
+    lines: list[dict[str, Any]], order_lines: dict[str, PurchaseOrderLine], *, qc_reports_follow: bool
+) -> None:
     """Every batch leaves with its batch number, producer and QC report: refused here, where the
-    supplier can still add them, not at the store room's door (before any file is stored)."""
+    supplier can still add them, not at the store room's door (before any file is stored). The
+    API's JSON dispatch carries no file (`qc_reports_follow`): its reports are uploaded per batch
+    next, and acceptance still refuses a batch without one, in words."""
     missing_by_line: list[dict[str, Any]] = []
     for raw in lines:
         key = raw.get("order_line")
@@ -849,7 +852,7 @@ def _require_trace_data(lines: list[dict[str, Any]], order_lines: dict[str, Purc
             for name, value in (
                 ("batch_number", str(raw.get("batch_number") or "").strip()),
                 ("producer", str(raw.get("producer") or "").strip()),
-                ("qc_report", raw.get("qc_report")),
+                ("qc_report", raw.get("qc_report") or qc_reports_follow),
             )
             if not value
         ]
@@ -859,6 +862,7 @@ def _require_trace_data(lines: list[dict[str, Any]], order_lines: dict[str, Purc
         raise TraceDataMissingAtDispatch(details={"lines": missing_by_line})
 
 
+@transaction.atomic
 def delivery_dispatch(
     *,
     actor: Any,
@@ -867,6 +871,7 @@ def delivery_dispatch(
     vehicle_plate: str = "",
     driver_name: str = "",
     driver_phone: str = "",
+    qc_reports_follow: bool = False,
 ) -> Delivery:
     """The supplier records a delivery with one batch per line:
     {"order_line": line or id, "quantity", "batch_number", "producer", "production_date",
@@ -883,7 +888,7 @@ def delivery_dispatch(
     supplier_assert_can_trade(supplier=order.supplier, on=today)
     order_lines = {str(line.pk): line for line in order.lines.select_related("item")}
     lines = list(lines)
-    _require_trace_data(lines, order_lines)
+    _require_trace_data(lines, order_lines, qc_reports_follow=qc_reports_follow)
     delivery = Delivery.objects.create(
         number=_number("DL", today),
         order=order,

@@ -504,6 +504,13 @@ RECORD_LABELS = {
 }
 
 
+def meal_zh(code: str) -> str:
+    from canteen.core.i18n import pair_of
+    from canteen.meals.choices import SessionKind
+
+    return pair_of(SessionKind(code).label)[0] if code in SessionKind.values else code
+
+
 @once("kitchen.record_missing")
 def on_record_missing(event: Event) -> None:
     p = event.payload
@@ -522,7 +529,8 @@ def on_record_missing(event: Event) -> None:
         keys,
         source=CaseSource.RECORD_MISSING,
         source_ref=f"{kind}:{keys.campus_id}:{day.isoformat()}:{meal}",
-        title=f"{label}记录缺失（{day.isoformat()} {meal}）".replace(" ）", "）"),
+        # A stored title: the meal's Chinese label, never its code.
+        title=f"{label}记录缺失（{day.isoformat()} {meal_zh(meal)}）".replace(" ）", "）"),
         description=str(p.get("note") or ""),
         severity=Severity.MEDIUM,
     )

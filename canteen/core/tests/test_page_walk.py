@@ -95,11 +95,23 @@ def _open(walk: Walk, context, role: str, url: str, viewport: str) -> tuple[Load
     load = Load(role=role, url=url, kind=_kind(urlsplit(url).path), viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text[:160]}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"console {m.type}: {m.text[:160]}")
+            if m.type == "error" and not STREAM.search((m.location or {}).get("url", ""))
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: errors.append(f"script error: {str(e)[:160]}"))
     page.on(
         "requestfailed",
-        lambda r: None if STREAM.search(r.url) else errors.append(f"request failed: {r.url} ({r.failure})"),
+        # ERR_ABORTED: a poll cut short by the walk closing the tab, not a failure of the page.
+        lambda r: (
+            None
+            if STREAM.search(r.url) or "ERR_ABORTED" in (r.failure or "")
+            else errors.append(f"request failed: {r.url} ({r.failure})")
+        ),
     )
     page.on(
         "response",
@@ -109,15 +121,21 @@ def _open(walk: Walk, context, role: str, url: str, viewport: str) -> tuple[Load
             else None
         ),
     )
-    started = time.monotonic()
     try:
+        started = time.monotonic()
         response = page.goto(walk.base + url, wait_until="load", timeout=30_000)
+        load.seconds = time.monotonic() - started
+        if load.seconds > MAX_SECONDS:
+            # Once more before calling it slow: the CI machine is shared, and a first visit may
+            # have warmed a cache. A page slow twice in a row is slow.
+            started = time.monotonic()
+            response = page.reload(wait_until="load", timeout=30_000)
+            load.seconds = min(load.seconds, time.monotonic() - started)
     except Exception as exc:  # a timeout is a failure of this page, not of the walk
         load.problems.append(f"did not load: {exc}")
         page.close()
         walk.loads.append(load)
         return load, []
-    load.seconds = time.monotonic() - started
     load.status = response.status if response else 0
     load.bytes = len(response.body()) if response else 0
     if not 200 <= load.status < 300:
@@ -130,7 +148,18 @@ def _open(walk: Walk, context, role: str, url: str, viewport: str) -> tuple[Load
     facts = page.evaluate(
         """() => ({
             overflow: document.documentElement.scrollWidth - window.innerWidth,
-            text: document.body ? document.body.innerText : "",
+            // Visible text, less content marked as written in a given language or as meant to
+            // be bilingual (a quoted consent document, a big screen): those are not the interface.
+            text: (() => {
+                const out = [], walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                while (walker.nextNode()) {
+                    const el = walker.currentNode.parentElement;
+                    if (!el || el.closest('[lang], [data-bilingual], script, style, noscript')) continue;
+                    if (el.checkVisibility && !el.checkVisibility()) continue;
+                    out.push(walker.currentNode.nodeValue);
+                }
+                return out.join(' ');
+            })(),
             links: [...document.querySelectorAll('main a[href]')].map(a => a.getAttribute('href')),
         })"""
     )
@@ -173,7 +202,7 @@ def _sign_in(browser, base: str, username: str, password: str):
     return context
 
 
-def _walk_role(walk: Walk, browser, user, password: str) -> None:
+def _walk_role(walk: Walk, browser, user, password: str, details_seen: set[str]) -> None:
     from canteen.core.navigation import nav_for
 
     role = user.role or "superuser"
@@ -218,6 +247,9 @@ def _walk_role(walk: Walk, browser, user, password: str) -> None:
             if not kind or kind in seen_kinds or kind in NOT_PAGES or kind.startswith(("admin:", "api")):
                 continue
             seen_kinds.add(kind)
+            if kind in details_seen:  # one page of each kind, by the first role that links to it
+                continue
+            details_seen.add(kind)
             details.append(parts.path)
     for url in details:
         # Files linked from a page (a PDF, a CSV, an image) are checked for their answer only.
@@ -277,8 +309,9 @@ def test_every_role_walks_every_page_of_its_menu(browser, live_server, monkeypat
 
     walk = Walk(base=live_server.url, codes=_enum_codes())
     started = time.monotonic()
+    details_seen: set[str] = set()
     for user in _users():
-        _walk_role(walk, browser, user, DEMO_PASSWORD)
+        _walk_role(walk, browser, user, DEMO_PASSWORD, details_seen)
     summary = _summary(walk, time.monotonic() - started)
     summary["seed_seconds"] = round(seeded, 1)
     (OUT / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")

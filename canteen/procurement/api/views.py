@@ -284,6 +284,7 @@ class OrderDeliveries(APIView):
                 vehicle_plate=data["vehicle_plate"],
                 driver_name=data["driver_name"],
                 driver_phone=data["driver_phone"],
+                qc_reports_follow=True,  # JSON carries no file: the reports are uploaded per batch next
             )
             return 201, delivery_body(delivery)
 

@@ -763,13 +763,14 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def request_digest(body: Any) -> str:
-    """What binds an idempotency key to its whole request: an HMAC (the body may hold a PIN) of
+    """What binds an idempotency key to its whole request: a keyed hash (the body may hold a PIN) of
     the body's canonical JSON, less `served_offline`, which the sync adds to the same request."""
     if not isinstance(body, dict):
         return ""
     fields = {k: body[k] for k in body if k != "served_offline"}
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hmac.new(_digest_key(), text.encode(), hashlib.sha256).hexdigest()
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    # Keyed BLAKE2b: a MAC in one call, cheaper than HMAC's two hashes on the hot path.
+    return hashlib.blake2b(text.encode(), key=_digest_key(), digest_size=32).hexdigest()
 
 
 def _digest_key() -> bytes:

@@ -96,7 +96,7 @@ class LivenessCheck:
     _default: LivenessCheck | None = None
     _lock = threading.Lock()
 
-    def __init__(self, *, threshold: float = 0.22, min_frames: int = 4, window_s: float = 4.0) -> None:
+    def __init__(self, *, threshold: float = 0.15, min_frames: int = 4, window_s: float = 4.0) -> None:
         import dlib
 
         models = importlib.resources.files("face_recognition_models") / "models"

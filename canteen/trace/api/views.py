@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from canteen.core.errors import Forbidden, ValidationFailed
 
-from .. import recalls, selectors, services
+from .. import keys, recalls, selectors, services
 from ..bodylimit import read_limited
 from ..models import TraceCode, TransportDevice
 from . import serializers
@@ -209,6 +209,35 @@ class RecallView(APIView):
         trace_code = get_object_or_404(TraceCode.objects.visible_to(request.user), code=code.upper())
         recall = services.recall_raise(actor=request.user, code=trace_code, reason=request.data.get("reason", ""))
         return Response({"id": str(recall.pk), "affected": recall.affected}, status=status.HTTP_201_CREATED)
+
+
+class Gs1KeyView(APIView):
+    """Register the GS1 key a party holds: a supplier's or producer's GLN, a producer's GTIN of a
+    catalogue item (subject `product:<item id>:<producer digest>`, see keys.product_subject), a
+    campus's GLN. Regulators only; later trace codes and exports use it."""
+
+    @extend_schema(request=serializers.Gs1KeySerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        data = serializers.Gs1KeySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        subject = values.get("subject") or ""
+        if not subject and values.get("item") and values.get("producer"):
+            subject = keys.product_subject(values["item"], values["producer"])
+        district_id = request.user.district_id or values.get("district")
+        if not district_id or not subject:
+            raise ValidationFailed(details={"district": str(district_id or ""), "subject": subject})
+        key = keys.gs1_key_register(
+            actor=request.user,
+            district_id=district_id,
+            kind=values["kind"],
+            subject=subject,
+            number=values["number"],
+            company_prefix_length=values["company_prefix_length"],
+        )
+        return Response(
+            {"kind": key.kind, "subject": key.subject, "number": key.number}, status=status.HTTP_201_CREATED
+        )
 
 
 def _recall(request, pk):

@@ -19,7 +19,8 @@ from canteen.core.errors import Forbidden, ValidationFailed
 
 from .. import keys, recalls, selectors, services
 from ..bodylimit import read_limited
-from ..models import TraceCode, TransportDevice
+from ..errors import EpcisImportRejected
+from ..models import EpcisCapture, TraceCode, TransportDevice
 from . import serializers
 
 IMPORT_ROLES = {"district_regulator", "city_regulator"}
@@ -155,8 +156,9 @@ class EpcisView(APIView):
 
 class EpcisCaptureView(APIView):
     """EPCIS 2.0 REST binding, `POST /capture`: an EPCISDocument in the body. Captured at once
-    (all or nothing) and answered 202 with the outcome; a refused document answers with every
-    wrong event. Regulators capture into their district; a supplier's system into its own
+    (all or nothing) and answered 202 with the outcome and `Location: .../capture/{id}`; a
+    refused document answers 4xx with every wrong event (and is recorded as a failed capture
+    job too). Regulators capture into their district; a supplier's system into its own
     district, about the batches it supplied."""
 
     parser_classes = [RawJSONParser]
@@ -164,11 +166,43 @@ class EpcisCaptureView(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         district_id = _capture_district(request)
-        result = services.epcis_import(actor=request.user, raw=_raw_body(request), district_id=district_id)
-        response = Response(result, status=status.HTTP_202_ACCEPTED)
+        try:
+            result = services.epcis_import(actor=request.user, raw=_raw_body(request), district_id=district_id)
+        except EpcisImportRejected as exc:
+            job = EpcisCapture.objects.create(
+                district_id=district_id,
+                created_by=request.user,
+                success=False,
+                errors=[exc.details.get("reason", "")] + list(exc.details.get("events", []))[:50],
+            )
+            exc.details["captureID"] = str(job.pk)
+            raise
+        job = EpcisCapture.objects.create(
+            district_id=district_id, created_by=request.user, success=True, events=result["imported"]
+        )
+        response = Response({**result, "captureID": str(job.pk)}, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{job.pk}")
         response["GS1-EPCIS-Version"] = "2.0.0"
         response["GS1-CBV-Version"] = "2.0.0"
         return response
+
+
+class EpcisCaptureJobView(APIView):
+    """`GET /capture/{captureID}`: the outcome of a capture (the standard's capture job)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        job = get_object_or_404(EpcisCapture.objects.visible_to(request.user), pk=pk)
+        return Response(
+            {
+                "captureID": str(job.pk),
+                "createdAt": job.created_at,
+                "running": False,
+                "success": job.success,
+                "captureErrorBehaviour": "rollback",
+                "errors": job.errors,
+            }
+        )
 
 
 class EpcisEventsView(APIView):

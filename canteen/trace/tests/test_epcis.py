@@ -200,6 +200,10 @@ def test_the_standards_examples_import_and_come_back_unchanged(journey, api_clie
     response = api_client.post("/api/v1/trace/epcis/capture", data=json.dumps(doc), content_type="application/ld+json")
     assert response.status_code == 202, response.content
     assert response.json()["imported"] == len(gs1_examples.EVENTS)
+    job = api_client.get(response["Location"].removeprefix("http://testserver"))
+    assert job.status_code == 200
+    assert job.json()["success"] is True
+    assert job.json()["captureID"] == response.json()["captureID"]
     assert len(response.json()["unlinked"]) == len(gs1_examples.EVENTS)  # none names a batch of ours
     assert {e["type"] for e in gs1_examples.EVENTS} == set(epcis.EVENT_TYPES)
     got = api_client.get(
@@ -402,6 +406,10 @@ def test_impossible_dates_are_a_clear_4xx_on_the_api_and_the_upload_page(journey
         for url in ("/api/v1/trace/epcis/", "/api/v1/trace/epcis/capture"):
             response = api_client.post(url, data=raw, content_type="application/ld+json")
             assert response.status_code == 422, response.content
+            if url.endswith("capture"):
+                failed = api_client.get(f"{url}/{response.json()['error']['details']['captureID']}").json()
+                assert failed["success"] is False
+                assert failed["errors"][1]["index"] == 0
             (problem,) = response.json()["error"]["details"]["events"]
             assert problem["index"] == 0
             assert problem["eventID"] == event["eventID"]

@@ -184,6 +184,21 @@ class EpcisEvent(BaseModel):
         return f"{self.event_type} {self.biz_step} {self.event_time:%Y-%m-%d %H:%M}"
 
 
+class EpcisCapture(BaseModel):
+    """One `POST /capture` of the EPCIS REST binding and its outcome, for `GET /capture/{id}`."""
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    success = models.BooleanField(default=False)
+    events = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    scope_lookups = {"city": "district__city_id", "district": "district_id", "supplier": "created_by_id"}
+
+    def __str__(self) -> str:
+        return f"capture {self.pk} {'ok' if self.success else 'failed'}"
+
+
 class Gs1Key(BaseModel):
     """A GS1 key a party registered for something the platform names: a supplier's or producer's
     GLN, a producer's GTIN for a catalogue item, a campus's or district's GLN. What has none is

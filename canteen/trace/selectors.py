@@ -708,6 +708,12 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()][:100]
 
 
+def _bare(value: str) -> str:
+    """A CBV word from its bare, web URI (`.../BizStep-shipping`) or URN (`...:bizstep:shipping`) form."""
+    last = value.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return last.split("-", 1)[1] if last.startswith(("BizStep-", "Disp-")) else last
+
+
 def _matches(event: dict[str, Any], params: dict[str, str]) -> bool:
     """The standard's SimpleEventQuery semantics for the parameters we support, on one event."""
     if params.get("eventType") and event.get("type") not in _csv(params["eventType"]):
@@ -720,8 +726,8 @@ def _matches(event: dict[str, Any], params: dict[str, str]) -> bool:
                 return False
     for name, field in (("EQ_bizStep", "bizStep"), ("EQ_disposition", "disposition")):
         if params.get(name):
-            wanted = {v.rsplit("/", 1)[-1] for v in _csv(params[name])}  # bare word or CBV URI
-            if str(event.get(field, "")).rsplit("/", 1)[-1] not in wanted:
+            wanted = {_bare(v) for v in _csv(params[name])}  # bare word or CBV URI
+            if _bare(str(event.get(field, ""))) not in wanted:
                 return False
     for name, field in (("EQ_readPoint", "readPoint"), ("EQ_bizLocation", "bizLocation")):
         if params.get(name) and (event.get(field) or {}).get("id") not in _csv(params[name]):
@@ -795,6 +801,13 @@ def epcis_events_query(*, actor: Any, params: dict[str, str]) -> tuple[list[dict
         rows = rows.filter(event_type__in=_csv(params["eventType"]))
     if params.get("EQ_eventID"):
         rows = rows.filter(event_id__in=_csv(params["EQ_eventID"]))
+    if params.get("EQ_bizStep"):
+        words = {_bare(v) for v in _csv(params["EQ_bizStep"])}
+        rows = rows.filter(
+            biz_step__in=words
+            | {f"https://ref.gs1.org/cbv/BizStep-{w}" for w in words}
+            | {f"urn:epcglobal:cbv:bizstep:{w}" for w in words}
+        )
     by_key: dict[tuple[str, bool], dict[str, Any]] = {}
     named = [epcis_key(v) for name in ("MATCH_anyEPC", "MATCH_epcClass") for v in _csv(params.get(name))]
     lots = [k for k in named if k and k[0] == "lot"]

@@ -52,3 +52,13 @@ class DishBatchesQuery(serializers.Serializer):
     day = serializers.DateField()
     meal = serializers.CharField(max_length=20)
     dish = serializers.UUIDField(required=False, allow_null=True)
+
+
+class Gs1KeySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("gln", "GLN"), ("gtin", "GTIN")])
+    number = serializers.CharField(max_length=14)
+    company_prefix_length = serializers.IntegerField(min_value=6, max_value=12, default=7)
+    subject = serializers.CharField(max_length=200, required=False)
+    item = serializers.UUIDField(required=False, help_text="with producer: the producer's GTIN of this item")
+    producer = serializers.CharField(max_length=120, required=False)
+    district = serializers.UUIDField(required=False)

@@ -16,9 +16,10 @@ from rest_framework.views import APIView
 
 from canteen.core.errors import Forbidden, ValidationFailed
 
-from .. import recalls, selectors, services
+from .. import keys, recalls, selectors, services
 from ..bodylimit import read_limited
-from ..models import TraceCode, TransportDevice
+from ..errors import EpcisImportRejected
+from ..models import EpcisCapture, TraceCode, TransportDevice
 from . import serializers
 
 IMPORT_ROLES = {"district_regulator", "city_regulator"}
@@ -154,8 +155,9 @@ class EpcisView(APIView):
 
 class EpcisCaptureView(APIView):
     """EPCIS 2.0 REST binding, `POST /capture`: an EPCISDocument in the body. Captured at once
-    (all or nothing) and answered 202 with the outcome; a refused document answers with every
-    wrong event. Regulators capture into their district; a supplier's system into its own
+    (all or nothing) and answered 202 with the outcome and `Location: .../capture/{id}`; a
+    refused document answers 4xx with every wrong event (and is recorded as a failed capture
+    job too). Regulators capture into their district; a supplier's system into its own
     district, about the batches it supplied."""
 
     parser_classes = [RawJSONParser]
@@ -163,11 +165,43 @@ class EpcisCaptureView(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         district_id = _capture_district(request)
-        result = services.epcis_import(actor=request.user, raw=_raw_body(request), district_id=district_id)
-        response = Response(result, status=status.HTTP_202_ACCEPTED)
+        try:
+            result = services.epcis_import(actor=request.user, raw=_raw_body(request), district_id=district_id)
+        except EpcisImportRejected as exc:
+            job = EpcisCapture.objects.create(
+                district_id=district_id,
+                created_by=request.user,
+                success=False,
+                errors=[exc.details.get("reason", "")] + list(exc.details.get("events", []))[:50],
+            )
+            exc.details["captureID"] = str(job.pk)
+            raise
+        job = EpcisCapture.objects.create(
+            district_id=district_id, created_by=request.user, success=True, events=result["imported"]
+        )
+        response = Response({**result, "captureID": str(job.pk)}, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{job.pk}")
         response["GS1-EPCIS-Version"] = "2.0.0"
         response["GS1-CBV-Version"] = "2.0.0"
         return response
+
+
+class EpcisCaptureJobView(APIView):
+    """`GET /capture/{captureID}`: the outcome of a capture (the standard's capture job)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk):
+        job = get_object_or_404(EpcisCapture.objects.visible_to(request.user), pk=pk)
+        return Response(
+            {
+                "captureID": str(job.pk),
+                "createdAt": job.created_at,
+                "running": False,
+                "success": job.success,
+                "captureErrorBehaviour": "rollback",
+                "errors": job.errors,
+            }
+        )
 
 
 class EpcisEventsView(APIView):
@@ -208,6 +242,35 @@ class RecallView(APIView):
         trace_code = get_object_or_404(TraceCode.objects.visible_to(request.user), code=code.upper())
         recall = services.recall_raise(actor=request.user, code=trace_code, reason=request.data.get("reason", ""))
         return Response({"id": str(recall.pk), "affected": recall.affected}, status=status.HTTP_201_CREATED)
+
+
+class Gs1KeyView(APIView):
+    """Register the GS1 key a party holds: a supplier's or producer's GLN, a producer's GTIN of a
+    catalogue item (subject `product:<item id>:<producer digest>`, see keys.product_subject), a
+    campus's GLN. Regulators only; later trace codes and exports use it."""
+
+    @extend_schema(request=serializers.Gs1KeySerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        data = serializers.Gs1KeySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        subject = values.get("subject") or ""
+        if not subject and values.get("item") and values.get("producer"):
+            subject = keys.product_subject(values["item"], values["producer"])
+        district_id = request.user.district_id or values.get("district")
+        if not district_id or not subject:
+            raise ValidationFailed(details={"district": str(district_id or ""), "subject": subject})
+        key = keys.gs1_key_register(
+            actor=request.user,
+            district_id=district_id,
+            kind=values["kind"],
+            subject=subject,
+            number=values["number"],
+            company_prefix_length=values["company_prefix_length"],
+        )
+        return Response(
+            {"kind": key.kind, "subject": key.subject, "number": key.number}, status=status.HTTP_201_CREATED
+        )
 
 
 def _recall(request, pk):

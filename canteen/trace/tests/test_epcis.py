@@ -138,7 +138,7 @@ def test_every_document_of_a_seeded_district_is_valid_and_speaks_gs1(journey, wo
         assert secret not in text
 
 
-def test_two_producers_lots_never_merge_and_a_registered_gtin_is_used(journey, world):
+def test_two_producers_lots_never_merge_and_a_registered_gtin_is_used(journey, world, api_client):
     book = KeyBook(world.districts[0].pk)
     item = journey.extra["pork"].pk
     first, second = book.product_gtin(item, "荆州肉联厂"), book.product_gtin(item, "公安县屠宰场")
@@ -153,6 +153,21 @@ def test_two_producers_lots_never_merge_and_a_registered_gtin_is_used(journey, w
         company_prefix_length=7,
     )
     assert KeyBook(world.districts[0].pk).product_gtin(item, " 荆州肉联厂 ") == "06901234567892"
+    # the API, for the supplier's GLN; a new trace code then carries the producer's GTIN
+    api_client.force_authenticate(world.user(Role.DISTRICT_REGULATOR))
+    gln = "6901234000016"
+    made = api_client.post(
+        "/api/v1/trace/gs1-keys/",
+        {"kind": "gln", "number": gln, "subject": f"supplier:{journey.supplier.pk}", "company_prefix_length": 7},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    assert KeyBook(world.districts[0].pk).supplier_party(journey.supplier.pk) == "urn:epc:id:pgln:6901234.00001"
+    api_client.force_authenticate(world.user(Role.STOREKEEPER))
+    assert api_client.post("/api/v1/trace/gs1-keys/", {"kind": "gln", "number": gln}, format="json").status_code in (
+        400,
+        403,
+    )
     with pytest.raises(Exception, match="check digit"):
         gs1_key_register(
             actor=world.user(Role.DISTRICT_REGULATOR),
@@ -185,6 +200,10 @@ def test_the_standards_examples_import_and_come_back_unchanged(journey, api_clie
     response = api_client.post("/api/v1/trace/epcis/capture", data=json.dumps(doc), content_type="application/ld+json")
     assert response.status_code == 202, response.content
     assert response.json()["imported"] == len(gs1_examples.EVENTS)
+    job = api_client.get(response["Location"].removeprefix("http://testserver"))
+    assert job.status_code == 200
+    assert job.json()["success"] is True
+    assert job.json()["captureID"] == response.json()["captureID"]
     assert len(response.json()["unlinked"]) == len(gs1_examples.EVENTS)  # none names a batch of ours
     assert {e["type"] for e in gs1_examples.EVENTS} == set(epcis.EVENT_TYPES)
     got = api_client.get(
@@ -202,6 +221,13 @@ def test_the_standards_examples_import_and_come_back_unchanged(journey, api_clie
     assert [e["bizStep"] for e in sensor["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
         "sensor_reporting"
     ]
+    as_uri = api_client.get(
+        "/api/v1/trace/epcis/events", {"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-sensor_reporting"}
+    )
+    assert (
+        as_uri.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        == sensor["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    )
     agg = api_client.get("/api/v1/trace/epcis/events", {"eventType": "AggregationEvent,AssociationEvent"}).json()
     assert {e["type"] for e in agg["epcisBody"]["queryResults"]["resultsBody"]["eventList"]} == {
         "AggregationEvent",
@@ -380,6 +406,10 @@ def test_impossible_dates_are_a_clear_4xx_on_the_api_and_the_upload_page(journey
         for url in ("/api/v1/trace/epcis/", "/api/v1/trace/epcis/capture"):
             response = api_client.post(url, data=raw, content_type="application/ld+json")
             assert response.status_code == 422, response.content
+            if url.endswith("capture"):
+                failed = api_client.get(f"{url}/{response.json()['error']['details']['captureID']}").json()
+                assert failed["success"] is False
+                assert failed["errors"][1]["index"] == 0
             (problem,) = response.json()["error"]["details"]["events"]
             assert problem["index"] == 0
             assert problem["eventID"] == event["eventID"]

@@ -360,4 +360,4 @@ class DemoProviderCharge(models.Model):
 
 
 # Real payment providers (issue 29): merchants, refunds to the original channel, mismatches.
-from .payments.models import Merchant, ReconciliationItem, TopUpRefund  # noqa: E402, F401
+from .payments.models import GuardianWeChatBinding, Merchant, ReconciliationItem, TopUpRefund  # noqa: E402, F401

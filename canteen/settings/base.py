@@ -273,3 +273,6 @@ CANTEEN_PAYMENT_KEYS_DIR = os.environ.get("CANTEEN_PAYMENT_KEYS_DIR", str(DATA_D
 CANTEEN_PAYMENT_CLOCK_SKEW_S = int(os.environ.get("CANTEEN_PAYMENT_CLOCK_SKEW_S", "300"))
 # An unpaid order is closed at the provider after this many minutes.
 CANTEEN_PAYMENT_ORDER_EXPIRY_MIN = int(os.environ.get("CANTEEN_PAYMENT_ORDER_EXPIRY_MIN", "30"))
+# WeChat Official Account web authorization (binding a guardian's openid; issue 29).
+CANTEEN_WECHAT_OPEN_BASE = os.environ.get("CANTEEN_WECHAT_OPEN_BASE", "https://open.weixin.qq.com")
+CANTEEN_WECHAT_API_BASE = os.environ.get("CANTEEN_WECHAT_API_BASE", "https://api.weixin.qq.com")

@@ -431,4 +431,4 @@ class SubsidyEligibility(BaseModel):
 
 
 # Real payment providers (issue 29): merchants, refunds to the original channel, mismatches.
-from .payments.models import Merchant, ReconciliationItem, TopUpRefund  # noqa: E402, F401
+from .payments.models import GuardianWeChatBinding, Merchant, ReconciliationItem, TopUpRefund  # noqa: E402, F401

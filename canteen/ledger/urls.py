@@ -21,6 +21,8 @@ urlpatterns = [
     ),
     path("ledger/finance/reconcile/provider-day/", payment_views.reconcile_provider_day, name="reconcile-provider-day"),
     path("ledger/finance/reconcile/item/<uuid:pk>/fix/", payment_views.reconcile_item_fix, name="reconcile-item-fix"),
+    path("ledger/wechat/oauth/<uuid:student_id>/", payment_views.wechat_oauth_start, name="wechat-oauth"),
+    path("ledger/wechat/oauth/callback/", payment_views.wechat_oauth_callback, name="wechat-oauth-callback"),
     path("ledger/finance/", views.finance_home, name="finance-home"),
     path("ledger/finance/report.<str:fmt>", views.report_export, name="report-export"),
     path("ledger/finance/close/", views.period_close, name="period-close"),

@@ -154,7 +154,13 @@ def top_up_start(request: HttpRequest, student_id: uuid.UUID) -> HttpResponse:
             messages.error(request, exc.message(request.LANGUAGE_CODE))
             return redirect("ledger:top-up", student_id=child.pk)
         return redirect(provider_for(order.provider).checkout_url(order))
-    return render(request, "ledger/top_up.html", {"child": child, "presets": [50, 100, 200, 500], "provider": provider})
+    in_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
+    bind = in_wechat and provider == "wechat" and not request.user.wechat_bindings.exists()
+    return render(
+        request,
+        "ledger/top_up.html",
+        {"child": child, "presets": [50, 100, 200, 500], "provider": provider, "wechat_bind": bind},
+    )
 
 
 def _demo_only(view):

@@ -454,3 +454,6 @@ CANTEEN_ROSTER_MAX_ROWS = int(os.environ.get("CANTEEN_ROSTER_MAX_ROWS", "100000"
 CANTEEN_ROSTER_MAX_UNZIPPED_BYTES = int(os.environ.get("CANTEEN_ROSTER_MAX_UNZIPPED_BYTES", str(400 * 1024 * 1024)))
 # Printed (as a QR code) on the binding slips a school hands to families.
 CANTEEN_PUBLIC_URL = os.environ.get("CANTEEN_PUBLIC_URL", "")
+# WeChat Official Account web authorization (binding a guardian's openid; issue 29).
+CANTEEN_WECHAT_OPEN_BASE = os.environ.get("CANTEEN_WECHAT_OPEN_BASE", "https://open.weixin.qq.com")
+CANTEEN_WECHAT_API_BASE = os.environ.get("CANTEEN_WECHAT_API_BASE", "https://api.weixin.qq.com")

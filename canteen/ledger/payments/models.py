@@ -126,3 +126,24 @@ class ReconciliationItem(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.out_trade_no or self.out_refund_no}"
+
+
+class GuardianWeChatBinding(BaseModel):
+    """A guardian's openid under an Official Account, bound once through WeChat's OAuth2 web
+    authorization while signed in (their login confirms it is them). JSAPI payments (and the
+    notification service's WeChat messages) use it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wechat_bindings")
+    app_id = models.CharField(max_length=32)
+    openid = models.CharField(max_length=64)
+
+    scope_lookups = {"guardian": "user_id"}
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app_id", "openid"], name="ledger_wechat_binding_openid_once"),
+            models.UniqueConstraint(fields=["user", "app_id"], name="ledger_wechat_binding_user_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.app_id}"

@@ -37,7 +37,14 @@ def trade_type_for(request: HttpRequest, provider: str, openid: str = "") -> str
 
 
 def start_for_guardian(request: HttpRequest, *, child, amount: Money, provider: str) -> TopUpOrder:
-    openid = getattr(request.user, "wechat_openid", "") or ""
+    from .merchants import merchant_for
+    from .oauth import openid_of
+
+    openid = (
+        openid_of(user=request.user, merchant=merchant_for(student=child, provider=provider))
+        if provider == wechat.NAME
+        else ""
+    )
     return topup_payment_start(
         student=child,
         amount=amount,
@@ -184,3 +191,47 @@ def reconcile_item_fix(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message(request.LANGUAGE_CODE))
     return redirect("ledger:reconcile-detail", pk=item.reconciliation_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# WeChat web authorization: bind the signed-in guardian's openid (once)
+
+
+@login_required
+def wechat_oauth_start(request: HttpRequest, student_id: uuid.UUID) -> HttpResponse:
+    """Inside WeChat: off to the Official Account's authorize page (for the merchant of this
+    child's school), back to the callback with a code."""
+    import secrets
+
+    from canteen.org.models import Student
+
+    from .merchants import merchant_for
+    from .oauth import authorize_url
+
+    child = get_object_or_404(Student.objects.visible_to(request.user).select_related("campus__school"), pk=student_id)
+    merchant = merchant_for(student=child, provider=wechat.NAME)
+    state = secrets.token_urlsafe(16)
+    request.session["wechat_oauth"] = {"state": state, "merchant": str(merchant.pk), "student": str(child.pk)}
+    callback = request.build_absolute_uri("/ledger/wechat/oauth/callback/")
+    return redirect(authorize_url(merchant=merchant, redirect_uri=callback, state=state))
+
+
+@login_required
+def wechat_oauth_callback(request: HttpRequest) -> HttpResponse:
+    from canteen.core.errors import DomainError
+
+    from .models import Merchant
+    from .oauth import guardian_openid_bind, openid_for_code
+
+    pending = request.session.pop("wechat_oauth", None)
+    if not pending or not request.GET.get("code") or request.GET.get("state") != pending.get("state"):
+        messages.error(request, tr("微信授权已失效，请重试", "The WeChat authorization expired; try again"))
+        return redirect("ledger:guardian-home")
+    merchant = get_object_or_404(Merchant, pk=pending["merchant"], provider=wechat.NAME)
+    try:
+        openid = openid_for_code(merchant=merchant, code=request.GET["code"])
+        guardian_openid_bind(user=request.user, app_id=merchant.sub_app_id or merchant.app_id, openid=openid)
+        messages.success(request, tr("已绑定微信", "WeChat bound"))
+    except DomainError as exc:
+        messages.error(request, exc.message(request.LANGUAGE_CODE))
+    return redirect("ledger:top-up", student_id=pending["student"])

@@ -149,7 +149,10 @@ class WeChatPayServer:
         # request arrives, before answering it (the notification racing the answer).
         self.down = False
         self.on_refund_request: Any = None
-        self.hold_notifications = False  # the H5 cashier pays but its notification is lost
+        self.hold_notifications = False
+        self.app_secret = secrets.token_hex(16)  # the Official Account's AppSecret
+        self.oauth_openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"  # who is signed in to WeChat
+        self.oauth_codes: dict[str, str] = {}  # the H5 cashier pays but its notification is lost
         self.notifications_sent: list[Notification] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
@@ -181,6 +184,7 @@ class WeChatPayServer:
             "apiv3_key": self.apiv3_key,
             "wechatpay_public_key.pem": _pem_public(self.platform_key),
             "public_key_id": self.public_key_id,
+            "official_account_secret": self.app_secret,
         }
 
     # -- the payer's side (what the WeChat app does) -----------------------------------------
@@ -475,6 +479,10 @@ class WeChatPayServer:
         url = urlsplit(handler.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         self.requests.append((method, url.path))
+        if url.path == "/connect/oauth2/authorize":
+            return self._authorize(handler, query)
+        if url.path == "/sns/oauth2/access_token":
+            return self._access_token(handler, query)
         if url.path.startswith("/h5pay/"):
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             return self._h5(handler, url.path, {**query, **form})
@@ -532,6 +540,43 @@ class WeChatPayServer:
                 },
             )
         return self._error(handler, 404, "NOT_FOUND", "资源不存在")
+
+    def _authorize(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
+        """open.weixin.qq.com's authorize page: the user (already in WeChat) is sent straight
+        back to redirect_uri with a one-time code (snsapi_base asks no consent)."""
+        from urllib.parse import urlencode
+
+        if query.get("appid") != self.appid or query.get("response_type") != "code" or not query.get("redirect_uri"):
+            return self._answer(handler, 200, {"errcode": 10003, "errmsg": "redirect_uri or appid invalid"})
+        code = secrets.token_hex(16)
+        self.oauth_codes[code] = self.oauth_openid
+        sep = "&" if "?" in query["redirect_uri"] else "?"
+        handler.send_response(302)
+        handler.send_header(
+            "Location", query["redirect_uri"] + sep + urlencode({"code": code, "state": query.get("state", "")})
+        )
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return None
+
+    def _access_token(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
+        """api.weixin.qq.com/sns/oauth2/access_token: a code is good once, with the right secret."""
+        if query.get("appid") != self.appid or query.get("secret") != self.app_secret:
+            return self._answer(handler, 200, {"errcode": 40125, "errmsg": "invalid appsecret"})
+        openid = self.oauth_codes.pop(query.get("code", ""), None)
+        if openid is None or query.get("grant_type") != "authorization_code":
+            return self._answer(handler, 200, {"errcode": 40029, "errmsg": "invalid code"})
+        return self._answer(
+            handler,
+            200,
+            {
+                "access_token": secrets.token_hex(20),
+                "expires_in": 7200,
+                "refresh_token": secrets.token_hex(20),
+                "openid": openid,
+                "scope": "snsapi_base",
+            },
+        )
 
     def _h5(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str]) -> None:
         """The WeChat H5 cashier the payer's phone browser opens (h5_url + redirect_url): paying

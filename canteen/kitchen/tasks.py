@@ -69,11 +69,15 @@ DEFAULT_DEADLINES: dict[str, object] = {
 }
 
 
-def _school_day(day: date) -> bool:
-    # Issue 22 brings a school calendar; until then the ledger's rule (Monday to Friday).
-    from canteen.ledger.services import is_school_day
+def _school_day(campus_id, day: date) -> bool:
+    """The school calendar's answer for the campus; beyond the national holiday data a working
+    day counts (the leader's accompanied meal is then expected rather than silently skipped)."""
+    from canteen.schoolcalendar.services import CalendarYearUnknown, is_school_day
 
-    return is_school_day(day)
+    try:
+        return is_school_day(campus_id, day)
+    except CalendarYearUnknown:
+        return day.weekday() < 5
 
 
 def _deadline(schedule: KitchenSchedule, kind: str, day: date, meal: str) -> datetime:
@@ -113,7 +117,7 @@ def missing_records_check(*, day: date, now: datetime | None = None, canteens=No
             start = timezone.make_aware(datetime.combine(day, MEAL_STARTS[meal]))
             done = DisinfectionRecord.objects.filter(canteen=canteen, day=day, started_at__gte=start).exists()
             checks.append((RecordKind.DISINFECTION, meal, done))
-        if _school_day(day):
+        if _school_day(canteen.campus_id, day):
             meal = Meal.LUNCH if Meal.LUNCH in meals else meals[0]
             if now >= _deadline(schedule, RecordKind.ACCOMPANY, day, meal):
                 done = AccompaniedMeal.objects.filter(canteen=canteen, day=day).exists()

@@ -17,4 +17,11 @@ class NotifyConfig(AppConfig):
     ]
 
     def ready(self) -> None:
-        from . import rules  # noqa: F401  (registers the rules by topic)
+        from canteen.core.todo import register
+
+        from . import (
+            rules,  # noqa: F401  (registers the rules by topic)
+            todo,
+        )
+
+        register(todo.todo_items)  # the home page's "needs you now": inbox, escalations, dead letters

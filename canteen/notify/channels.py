@@ -250,12 +250,8 @@ class WechatChannel:
     def address(self, recipient: Any, extra: dict[str, list[str]]) -> str:
         if extra.get(self.name):
             return extra[self.name][0]
-        # Where issue 29's binding keeps the openid, when it lands: an `wechat_openid` attribute
-        # on the guardian or the user; until then notify.Address(channel="wechat").
-        for holder in (recipient.guardian, recipient.user):
-            openid = getattr(holder, "wechat_openid", "") if holder is not None else ""
-            if openid:
-                return openid
+        # The openid comes from the guardian's WeChat binding (ledger.payments, loaded with the
+        # other addresses in notify.services._addresses) or from notify.Address(channel="wechat").
         return ""
 
     def _base(self) -> str:

@@ -91,6 +91,22 @@ def _addresses(recipients: Sequence[Recipient]) -> dict[str, dict[str, list[str]
             keys.append(f"user:{a.user_id}")
         for key in keys:
             found.setdefault(key, {}).setdefault(a.channel, []).append(a.address)
+    # The openid a guardian bound through WeChat's web authorization (ledger.payments.oauth) to
+    # the Official Account that sends the messages.
+    appid = getattr(settings, "CANTEEN_NOTIFY_WECHAT_APPID", "")
+    account_of = {
+        r.guardian.user_id: r.guardian.pk for r in recipients if r.guardian is not None and r.guardian.user_id
+    }
+    bound_users = set(users) | set(account_of)
+    if appid and bound_users:
+        from canteen.ledger.payments.models import GuardianWeChatBinding
+
+        for user_id, openid in GuardianWeChatBinding.objects.filter(user_id__in=bound_users, app_id=appid).values_list(
+            "user_id", "openid"
+        ):
+            keys = [f"user:{user_id}"] + ([f"guardian:{account_of[user_id]}"] if user_id in account_of else [])
+            for key in keys:
+                found.setdefault(key, {}).setdefault("wechat", []).append(openid)
     # A guardian's own account may hold the binding too.
     for r in recipients:
         if r.guardian is not None and r.user is not None:

@@ -58,6 +58,35 @@ def test_topup_reaches_guardian_on_wechat_and_sms_with_valid_signature(world, pr
     assert delivery.provider_ref
 
 
+def test_the_openid_bound_by_wechat_web_authorization_receives_the_message(world, providers, settings):
+    """A guardian who signed in through the Official Account's web authorization (ledger.payments
+    binding) is reached at that openid, with no address entered by hand."""
+    from django.db import transaction
+
+    from canteen.ledger.payments.models import GuardianWeChatBinding
+
+    student, guardian = _guardian(world)
+    GuardianWeChatBinding.objects.create(
+        user=guardian.user, app_id=settings.CANTEEN_NOTIFY_WECHAT_APPID, openid="openid-from-oauth"
+    )
+    GuardianWeChatBinding.objects.create(user=guardian.user, app_id="wx-another-account", openid="not-ours")
+    with transaction.atomic():
+        publish(
+            "ledger.topup_credited",
+            {
+                "order_id": "o-2",
+                "wallet_id": "w",
+                "student_id": str(student.pk),
+                "campus_id": str(student.campus_id),
+                "amount_fen": 500,
+                "balance_fen": 900,
+                "channel": "wechat_pay",
+            },
+        )
+    assert drain()["sent"] == 1
+    assert [m["touser"] for m in providers.state.wechat] == ["openid-from-oauth"]
+
+
 def test_low_balance_goes_by_sms_signed_as_alibaba_cloud_checks(world, providers):
     student, guardian = _guardian(world)
     from django.db import transaction

@@ -4,6 +4,7 @@ binding, staff accounts. Thin: every write is a service; a service's error becom
 from __future__ import annotations
 
 import functools
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -82,13 +83,22 @@ def roster_home(request):
         if target == "district":
             district = District.objects.visible_to(user).filter(pk=user.district_id).first()
         else:
-            school = _schools_of(user).filter(pk=target or user.school_id).first()
-        if upload.size > roster.max_bytes():
-            record = _refuse_size(user, upload, school, district)
-        else:
-            record = roster.roster_preview(
-                actor=user, data=upload.read(), filename=upload.name, school=school, district=district
-            )
+            try:
+                school = _schools_of(user).filter(pk=uuid.UUID(target) if target else user.school_id).first()
+            except ValueError:
+                school = None
+        try:
+            if upload.size > roster.max_bytes():
+                record = _refuse_size(user, upload, school, district)
+            else:
+                record = roster.roster_preview(
+                    actor=user, data=upload.read(), filename=upload.name, school=school, district=district
+                )
+        except (Forbidden, NotFound):
+            raise
+        except DomainError as exc:
+            _fail(request, exc)
+            return redirect("org:roster")
         return redirect("org:roster-detail", pk=record.pk)
     imports = RosterImport.objects.visible_to(user).select_related("actor", "school").defer("content")[:20]
     return render(

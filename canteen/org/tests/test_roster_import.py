@@ -306,3 +306,22 @@ def test_the_template_reads_back_as_an_empty_roster_with_every_column(world):
     assert [c for c in next(sheet.iter_rows(values_only=True)) if c] == HEADERS
     with pytest.raises(roster.RosterFileError, match="header but no pupils"):
         roster.roster_read(data=data, filename="template.xlsx")
+
+
+def test_the_command_line_imports_with_progress_and_lists_row_errors(world, tmp_path, capsys):
+    from django.core.management import CommandError, call_command
+
+    admin = world.user(Role.SCHOOL_ADMIN)
+    campus = world.campuses[0]
+    good = tmp_path / "good.csv"
+    good.write_bytes(csv_bytes(three_pupils(campus.code)))
+    call_command("roster_import", str(good), actor=admin.username, school=campus.school.code, dry_run=True)
+    assert "students_created=3" in capsys.readouterr().out
+    assert not Student.objects.filter(student_number="G110101201701").exists()
+    call_command("roster_import", str(good), actor=admin.username, school=campus.school.code)
+    assert Student.objects.filter(student_number__startswith="G1101012017").count() == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes([pupil_row("G40000001", "=1+1", campus.code)]))
+    with pytest.raises(CommandError, match="1 error"):
+        call_command("roster_import", str(bad), actor=admin.username, school=campus.school.code)
+    assert "spreadsheet formula" in capsys.readouterr().err

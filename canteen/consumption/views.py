@@ -170,9 +170,6 @@ def allergen_conflict_resolve(request: HttpRequest, pk: uuid.UUID) -> HttpRespon
     else:
         messages.success(
             request,
-            tr(
-                f"已处理：{conflict.get_resolution_display().split(' ')[0]}",
-                f"Resolved: {conflict.get_resolution_display().split(' ', 1)[-1]}",
-            ),
+            tr("已处理：", "Resolved: ") + str(conflict.get_resolution_display()),
         )
     return redirect("consumption:window-checkout")

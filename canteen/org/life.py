@@ -19,6 +19,7 @@ from django.utils import timezone
 from canteen.core.audit import audit_record
 from canteen.core.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from canteen.core.events import publish
+from canteen.core.i18n import pair_of
 from canteen.core.models import AuditEvent
 
 from .choices import Role, SchoolStage, StudentStatus
@@ -71,9 +72,9 @@ def _locked(student: Student) -> Student:
 def _move(student: Student, status: str) -> str:
     before = student.status
     if status not in TRANSITIONS.get(before, set()):
+        (zh_from, en_from), (zh_to, en_to) = pair_of(StudentStatus(before).label), pair_of(StudentStatus(status).label)
         raise InvalidTransition(
-            f"学籍状态不能由“{StudentStatus(before).label.split(' ')[0]}”变为“{StudentStatus(status).label.split(' ')[0]}”",
-            f"A pupil cannot go from {StudentStatus(before).label.split(' ')[1]} to {StudentStatus(status).label.split(' ')[1]}",
+            f"学籍状态不能由“{zh_from}”变为“{zh_to}”", f"A pupil cannot go from {en_from} to {en_to}"
         )
     student.status = status
     return before
@@ -196,14 +197,16 @@ def student_transfer_campus(*, actor: User, student: Student, campus: Campus, sc
 @transaction.atomic
 def student_leave(*, actor: User, student: Student, reason: str = "", status: str = StudentStatus.LEFT) -> Student:
     """离校 (or 毕业 with status=graduated). In one transaction:
-    - the wallet is closed by ledger.services.account_close: the balance goes to refunds due and
-      the wallet takes no more postings (the subsidy's return to its fund and the refund through
-      the payment channel are that service's part);
+    - family money paid online is refunded to its channel (ledger.payments.refunds_for_leaving,
+      sent to the provider once committed); the wallet is then closed by
+      ledger.services.account_close: the subsidy goes back to its fund, the rest of the family's
+      money to refunds due, and the wallet takes no more postings;
     - face consent withdrawn, templates and kept photo deleted, QR cards revoked, PIN deleted;
     - binding codes revoked; guardian links kept, so the family still sees the history;
     - meals and postings are untouched (append-only), as the retention rules require;
     - `org.student_left` is published."""
     from canteen.identity.departure import identity_purge_for_leaver
+    from canteen.ledger.payments.refunds import refunds_for_leaving
     from canteen.ledger.services import account_close
 
     if status not in (StudentStatus.LEFT, StudentStatus.GRADUATED):
@@ -212,6 +215,15 @@ def student_leave(*, actor: User, student: Student, reason: str = "", status: st
     require_school_manager(actor, student.campus.school)
     before = _move(student, status)
     student.save(update_fields=["status", "updated_at"])
+    # Family money paid online goes back the way it came (sent to the provider after commit);
+    # what is left (cash, bank) and the subsidy are settled by the wallet's closure.
+    channel_refunds = refunds_for_leaving(
+        student=student,
+        actor=actor,
+        reason=reason[:100] or "离校退款",
+        idempotency_key=f"leave:{student.pk}",
+        after_commit=True,
+    )
     closure = account_close(
         student=student, actor=actor, idempotency_key=f"leave:{student.pk}", reason=reason[:100] or "离校销户"
     )
@@ -227,6 +239,9 @@ def student_leave(*, actor: User, student: Student, reason: str = "", status: st
             "reason": reason[:200],
             "closure_posting_id": str(closure.pk) if closure else None,
             "refund_fen": closure.amount_fen if closure else 0,
+            "channel_refunds": [
+                {"out_refund_no": r.out_refund_no, "amount_fen": r.amount_fen} for r in channel_refunds
+            ],
             **purged,
         },
         **_org(student),

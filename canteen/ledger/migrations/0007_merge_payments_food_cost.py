@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0005_wechat_binding'),
-        ('ledger', '0006_merge_payments_subsidies'),
+        ("ledger", "0005_wechat_binding"),
+        ("ledger", "0006_merge_payments_subsidies"),
     ]
 
-    operations = [
-    ]
+    operations = []

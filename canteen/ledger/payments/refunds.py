@@ -35,9 +35,10 @@ _OPEN = (RefundStatus.REQUESTED, RefundStatus.PROCESSING)
 
 
 def family_refundable_fen(*, student: Student) -> int:
-    """The wallet's family share: its balance less the subsidy not yet spent. Meals are taken as
-    spending the subsidy first (the allowance is for meals), so a family never gets subsidy
-    money back as cash."""
+    """The wallet's family share. Subsidy is granted to the pupil's allowance account (ledger.
+    subsidies), never to the wallet, so this is the wallet's balance; a wallet that still holds
+    subsidy granted into it before the allowance existed keeps that part back (meals taken as
+    spending the subsidy first), so a family never gets subsidy money back as cash."""
     wallet = Account.objects.filter(code=f"wallet:{student.pk}").first()
     if wallet is None:
         return 0
@@ -58,7 +59,7 @@ def _refundable_of(order: TopUpOrder) -> int:
 
 
 def topup_refund_request(
-    *, order: TopUpOrder, amount: Money, actor: Any, reason: str, idempotency_key: str
+    *, order: TopUpOrder, amount: Money, actor: Any, reason: str, idempotency_key: str, after_commit: bool = False
 ) -> TopUpRefund:
     """Refund part or all of a paid online top-up to the payer's original account."""
     fen = amount.fen
@@ -120,6 +121,12 @@ def topup_refund_request(
             school_id=locked.school_id,
         )
     refund.refresh_from_db()
+    if after_commit:
+        # Inside a caller's transaction (a pupil leaving): the provider hears of the refund only
+        # once it is committed, or a rollback would leave money sent with no record of it. The
+        # sweep resends whatever the commit hook did not reach.
+        transaction.on_commit(lambda: _submit(TopUpRefund.objects.get(pk=refund.pk)))
+        return refund
     return _submit(refund)
 
 
@@ -246,13 +253,15 @@ def _post_refund_paid(refund: TopUpRefund) -> Posting:
     )
 
 
-def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotency_key: str) -> list[TopUpRefund]:
+def refunds_for_leaving(
+    *, student: Student, actor: Any, reason: str, idempotency_key: str, after_commit: bool = False
+) -> list[TopUpRefund]:
     """A pupil leaves: the family's money goes back to the online top-ups it came from, newest
     first, up to the wallet's family share. What is left (cash or bank top-ups, or orders too
     old to refund) stays for the wallet's closure to move to refunds due."""
     done = list(TopUpRefund.objects.filter(idempotency_key__startswith=f"{idempotency_key}:").order_by("created_at"))
     if done:  # the same leaving, asked again
-        return [_submit(refund) for refund in done]
+        return done if after_commit else [_submit(refund) for refund in done]
     left = family_refundable_fen(student=student)
     refunds = []
     orders = TopUpOrder.objects.filter(student=student, status=TopUpOrderStatus.PAID, provider__in=REAL).order_by(
@@ -271,6 +280,7 @@ def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotenc
                 actor=actor,
                 reason=reason,
                 idempotency_key=f"{idempotency_key}:{order.pk}",
+                after_commit=after_commit,
             )
         )
         left -= fen

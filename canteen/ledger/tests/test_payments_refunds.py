@@ -22,6 +22,7 @@ from canteen.ledger.payments.refunds import (
     topup_refund_request,
 )
 from canteen.ledger.selectors import balance_of
+from canteen.ledger.subsidies import allowance_balance
 from canteen.org.choices import Role
 
 from .helpers import assert_books_balance
@@ -95,7 +96,8 @@ def test_a_failed_refund_gives_the_money_back_to_the_wallet(world, wechat_pay, c
 def test_subsidy_money_is_never_refunded_as_cash(world, wechat_pay, client):
     order = paid_order(world, wechat_pay, client, fen=2_000)
     services.subsidy_grant(student=world.students[0], amount=Money(500), day=timezone.localdate())
-    assert balance_of(student=world.students[0]) == Money(2_500)
+    assert balance_of(student=world.students[0]) == Money(2_000)  # the subsidy is in the allowance
+    assert allowance_balance(student=world.students[0]) == Money(500)
     assert family_refundable_fen(student=world.students[0]) == 2_000
     with pytest.raises(RefundRefused) as refused:
         topup_refund_request(order=order, amount=Money(2_001), actor=None, reason="x", idempotency_key="s1")
@@ -103,7 +105,8 @@ def test_subsidy_money_is_never_refunded_as_cash(world, wechat_pay, client):
     # The leaving pupil's refund takes the family share only; the subsidy stays in the books.
     refunds = refunds_for_leaving(student=world.students[0], actor=None, reason="转学", idempotency_key="leave:1")
     assert [r.amount_fen for r in refunds] == [2_000]
-    assert balance_of(student=world.students[0]) == Money(500)
+    assert balance_of(student=world.students[0]) == Money(0)
+    assert allowance_balance(student=world.students[0]) == Money(500)
     assert (
         refunds_for_leaving(student=world.students[0], actor=None, reason="转学", idempotency_key="leave:1")[0].pk
         == refunds[0].pk
@@ -156,4 +159,42 @@ def test_the_refund_notification_arrives_before_the_refund_request_returns(world
     assert refund.status == "succeeded"  # the late answer (SUCCESS) found it closed: no second posting
     assert Posting.objects.filter(kind=PostingKind.REFUND_PAID).count() == 1
     assert balance_of(student=world.students[0]) == Money(4_000)
+    assert_books_balance()
+
+
+def test_a_leaver_gets_online_money_back_through_wechat_after_commit_and_the_subsidy_goes_to_its_fund(
+    world, wechat_pay, client, django_capture_on_commit_callbacks
+):
+    """The pupil-leaving flow (org.life.student_leave): family money paid through WeChat is
+    refunded to the payer once the leaving is committed (a rolled-back leaving must never have
+    sent money), and the unspent subsidy goes back to its fund, never to the family."""
+    from datetime import date
+
+    from canteen.ledger.models import Account
+    from canteen.ledger.payments.models import TopUpRefund
+    from canteen.org import life
+
+    admin = world.user(Role.SCHOOL_ADMIN)
+    pupil = world.students[0]
+    order = paid_order(world, wechat_pay, client, fen=6_000)
+    services.subsidy_grant(student=pupil, amount=Money(800), day=date(2026, 12, 1))
+    services.meal_charge(student=pupil, amount=Money(500), idempotency_key="m-leave", campus=pupil.campus, actor=admin)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        life.student_leave(actor=admin, student=pupil, reason="转学")
+    refund = TopUpRefund.objects.get(order=order)
+    assert refund.amount_fen == 6_000  # the meal was paid from the subsidy first
+    assert refund.status == "requested"
+    assert wechat_pay.server.refunds == {}  # nothing reached the provider before the commit
+    for callback in callbacks:
+        callback()
+    refund.refresh_from_db()
+    assert refund.status == "processing"
+    assert post(client, wechat_pay.merchant, wechat_pay.server.finish_refund(refund.out_refund_no)).status_code == 204
+    refund.refresh_from_db()
+    assert refund.status == "succeeded"
+    assert Account.objects.get(code=f"wallet:{pupil.pk}").balance_fen == 0
+    assert Account.objects.get(code=f"allowance:{pupil.pk}").balance_fen == 0
+    returned = Posting.objects.get(kind=PostingKind.SUBSIDY_RETURN, student=pupil)
+    assert returned.amount_fen == 300
     assert_books_balance()

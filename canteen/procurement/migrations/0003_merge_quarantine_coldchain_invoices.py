@@ -4,12 +4,10 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('procurement', '0002_batch_quarantine'),
-        ('procurement', '0002_delivery_coldchain'),
-        ('procurement', '0002_invoice_match_and_returns'),
+        ("procurement", "0002_batch_quarantine"),
+        ("procurement", "0002_delivery_coldchain"),
+        ("procurement", "0002_invoice_match_and_returns"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -124,7 +124,12 @@ def make_agent(server: str, token: str, tmp_path: Path, *, timeout: float = 1.0)
         client=client, store=Store(tmp_path / "terminal.sqlite3"), kiosk=KioskState(), token=token, cooldown=0
     )
     agent.start()
-    assert agent.refresh(), "the terminal could not provision"
+    # A fresh worker's first requests (imports, database connection) can outlast the sync's
+    # 5 s on a loaded machine: the terminal retries provisioning, as its sync loop does.
+    deadline = time.monotonic() + 120
+    while not agent.refresh():
+        assert time.monotonic() < deadline, "the terminal could not provision"
+        time.sleep(1)
     return agent
 
 

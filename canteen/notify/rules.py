@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from canteen.core.events import Event
+from canteen.core.i18n import pair_of
 from canteen.core.money import Money
 from canteen.org.choices import Role
 
@@ -183,11 +184,20 @@ def daily_limit_reached(event: Event) -> None:
 def allergen_conflict(event: Event) -> None:
     p = event.payload
     allergens = p.get("allergens") or []
+    # Published when the kiosk stops the meal (pending) and again with the staff's answer: the
+    # guardian hears of each stage once, in words, never the code.
+    from canteen.consumption.models import ConflictResolution
+
+    code = str(p.get("resolution") or ConflictResolution.PENDING)
+    try:
+        zh, en = pair_of(ConflictResolution(code).label)
+    except ValueError:
+        zh = en = code
     _to_guardians(
         event,
         Kind.ALLERGEN_CONFLICT,
-        f"allergen:{p.get('meal_record_id') or event.id}",
-        {"allergens": "、".join(str(a) for a in allergens), "resolution": str(p.get("resolution") or "")},
+        f"allergen:{p.get('conflict_id') or p.get('meal_record_id') or event.id}:{code}",
+        {"allergens": "、".join(str(a) for a in allergens), "resolution_zh": zh, "resolution_en": en},
     )
 
 

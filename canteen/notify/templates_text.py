@@ -63,8 +63,8 @@ TEMPLATES: dict[str, Template] = {
     Kind.ALLERGEN_CONFLICT: Template(
         "过敏原提醒",
         "Allergen alert",
-        "{student}在窗口取餐时发现含过敏原（{allergens}），处理：{resolution}。",
-        "An allergen ({allergens}) was found in {student}'s meal at the window; resolution: {resolution}.",
+        "{student}在窗口取餐时发现含过敏原（{allergens}），处理：{resolution_zh}。",
+        "An allergen ({allergens}) was found in {student}'s meal at the window; resolution: {resolution_en}.",
     ),
     Kind.VERIFICATION_CODE: Template(
         "验证码",

@@ -70,9 +70,9 @@ def test_daily_limit_and_allergen_conflict_reach_the_guardian(world, providers):
             "student_id": str(student.pk),
             "campus_id": str(student.campus_id),
             "window_id": "w",
-            "meal_record_id": "mr-1",
+            "conflict_id": "c-1",
             "allergens": ["peanut"],
-            "resolution": "refused",
+            "resolution": "pending",
         },
     )
     drain()
@@ -80,8 +80,25 @@ def test_daily_limit_and_allergen_conflict_reach_the_guardian(world, providers):
     assert kinds == {Kind.DAILY_LIMIT, Kind.ALLERGEN_CONFLICT}
     bodies = [m["data"]["keyword1"]["value"] for m in providers.state.wechat]
     assert any("¥30.00" in b for b in bodies)
-    assert any("peanut" in b for b in bodies)
+    assert any("peanut" in b and "待处理" in b for b in bodies)  # the stage in words, not "pending"
     assert len(providers.state.sms) == 1  # the allergen alert also goes by SMS
+    # The staff's answer is a second stage, told once however often it is published.
+    for _ in range(2):
+        _publish(
+            "consumption.allergen_conflict",
+            {
+                "student_id": str(student.pk),
+                "campus_id": str(student.campus_id),
+                "window_id": "w",
+                "conflict_id": "c-1",
+                "meal_record_id": "mr-1",
+                "allergens": ["peanut"],
+                "resolution": "alternative",
+            },
+        )
+    drain()
+    assert Message.objects.filter(kind=Kind.ALLERGEN_CONFLICT).count() == 2
+    assert any("替代套餐" in m["data"]["keyword1"]["value"] for m in providers.state.wechat)
 
 
 def test_verification_code_goes_by_sms_to_the_mobile(world, providers):

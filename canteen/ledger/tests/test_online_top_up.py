@@ -133,6 +133,7 @@ def test_staff_upload_the_settlement_file_and_see_the_mismatches(world, client, 
     )
     assert response.status_code == 302
     detail = client.get(response["Location"]).content.decode()
-    assert "missing_in_ledger" in detail
+    assert "账上没有" in detail  # the mismatch by its label, never its code
+    assert "missing_in_ledger" not in detail
     assert "¥100.00" in detail
     assert "s.csv" in client.get("/ledger/finance/reconcile/").content.decode()

@@ -13,6 +13,7 @@ class ProcurementConfig(AppConfig):
     media_access = {
         "procurement/qc/": "canteen.procurement.media.may_read_qc_report",
         "procurement/licences/": "canteen.procurement.media.may_read_licence",
+        "procurement/coldchain/": "canteen.procurement.media.may_read_coldchain_photo",
     }
     nav_group = NavGroup("采购溯源", "Supply & trace", order=40)
     nav = [

@@ -21,3 +21,12 @@ def may_read_licence(user: Any, name: str) -> bool:
     from .models import Licence
 
     return Licence.objects.visible_to(user).filter(scan=name).exists()
+
+
+def may_read_coldchain_photo(user: Any, name: str) -> bool:
+    """The photo a storekeeper took when accepting a delivery after a cold-chain break."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    from .models import Delivery
+
+    return Delivery.objects.visible_to(user).filter(coldchain_photo=name).exists()

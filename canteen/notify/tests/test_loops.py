@@ -104,7 +104,7 @@ def test_a_45_minute_15c_break_must_be_rejected_and_opens_a_case(world, provider
     assert Message.objects.filter(kind=Kind.COLDCHAIN_BREACH, user=world.user(Role.CANTEEN_MANAGER)).exists()
 
 
-def test_a_short_break_is_accepted_only_with_a_reason_and_a_photo(world, providers):
+def test_a_short_break_is_accepted_only_with_a_reason_and_a_photo(world, providers, client):
     from canteen.procurement import services as proc
     from canteen.procurement.choices import CheckResult
     from canteen.procurement.errors import ColdChainNeedsEvidence
@@ -125,6 +125,10 @@ def test_a_short_break_is_accepted_only_with_a_reason_and_a_photo(world, provide
     delivery.refresh_from_db()
     assert delivery.status == "accepted"
     assert delivery.coldchain_photo.name
+    # The photo is evidence: the campus's staff open it, a bare link opens nothing.
+    assert client.get(delivery.coldchain_photo.url).status_code == 404
+    client.force_login(keeper)
+    assert client.get(delivery.coldchain_photo.url).status_code == 200
     drain()
     case = Case.objects.get(source_ref=f"coldchain:{delivery.pk}")
     assert "到货复测" in case.description

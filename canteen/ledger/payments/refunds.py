@@ -246,17 +246,28 @@ def _post_refund_paid(refund: TopUpRefund) -> Posting:
     )
 
 
-def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotency_key: str) -> list[TopUpRefund]:
-    """A pupil leaves: the family's money goes back to the online top-ups it came from, newest
-    first, up to the wallet's family share. What is left (cash or bank top-ups, or orders too
-    old to refund) stays for the wallet's closure to move to refunds due."""
+def refunds_to_channel(
+    *, student: Student, actor: Any, reason: str, idempotency_key: str, amount: Money | None = None
+) -> list[TopUpRefund]:
+    """Family money back to the online top-ups it came from, newest first: `amount` (a meal
+    voided after payment) or, when None, the whole family share (a pupil leaving). Never more
+    than the family share; what is left (cash or bank top-ups) stays for the office. Asked again
+    with the same key, it returns the refunds already made."""
     done = list(TopUpRefund.objects.filter(idempotency_key__startswith=f"{idempotency_key}:").order_by("created_at"))
-    if done:  # the same leaving, asked again
+    if done:
         return [_submit(refund) for refund in done]
-    left = family_refundable_fen(student=student)
+    family = family_refundable_fen(student=student)
+    left = family if amount is None else amount.fen
+    if left > family:
+        raise RefundRefused(
+            "只能退还家长充值的余额（补助不退现）",
+            "Only the family's own money is refunded (subsidy never becomes cash)",
+            code="subsidy_not_refundable",
+            details={"family_fen": family},
+        )
     refunds = []
     orders = TopUpOrder.objects.filter(student=student, status=TopUpOrderStatus.PAID, provider__in=REAL).order_by(
-        "-paid_at"
+        "-paid_at", "-created_at"
     )
     for order in orders:
         if left <= 0:
@@ -275,6 +286,12 @@ def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotenc
         )
         left -= fen
     return refunds
+
+
+def refunds_for_leaving(*, student: Student, actor: Any, reason: str, idempotency_key: str) -> list[TopUpRefund]:
+    """A pupil leaves (issue 21's flow calls this before closing the wallet): the whole family
+    share goes back to the online top-ups it came from; the rest is for the wallet's closure."""
+    return refunds_to_channel(student=student, actor=actor, reason=reason, idempotency_key=idempotency_key)
 
 
 def refunds_sweep(*, limit: int = 200) -> dict[str, int]:

@@ -157,3 +157,24 @@ def test_the_refund_notification_arrives_before_the_refund_request_returns(world
     assert Posting.objects.filter(kind=PostingKind.REFUND_PAID).count() == 1
     assert balance_of(student=world.students[0]) == Money(4_000)
     assert_books_balance()
+
+
+def test_a_meal_voided_after_payment_goes_back_across_the_newest_top_ups(world, wechat_pay, client):
+    from canteen.ledger.payments.refunds import refunds_to_channel
+
+    older = paid_order(world, wechat_pay, client, fen=1_000)
+    newer = paid_order(world, wechat_pay, client, fen=500)
+    refunds = refunds_to_channel(
+        student=world.students[0], amount=Money(800), actor=None, reason="餐次作废", idempotency_key="void:m1"
+    )
+    assert [(r.order_id, r.amount_fen) for r in refunds] == [(newer.pk, 500), (older.pk, 300)]
+    again = refunds_to_channel(
+        student=world.students[0], amount=Money(800), actor=None, reason="餐次作废", idempotency_key="void:m1"
+    )
+    assert [r.pk for r in again] == [r.pk for r in refunds]
+    with pytest.raises(RefundRefused):
+        refunds_to_channel(
+            student=world.students[0], amount=Money(701), actor=None, reason="x", idempotency_key="void:m2"
+        )
+    assert balance_of(student=world.students[0]) == Money(700)
+    assert_books_balance()

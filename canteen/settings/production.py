@@ -29,3 +29,7 @@ STORAGES = {
 # says (and `check --deploy` fails with ledger.E001 when it names it).
 CANTEEN_DEMO_PAYMENTS = False
 CANTEEN_PAYMENT_PROVIDERS = env_list("CANTEEN_PAYMENT_PROVIDERS", "wechat,alipay")
+# Providers call back on the site's public https origin.
+CANTEEN_PAYMENT_NOTIFY_BASE = os.environ.get("CANTEEN_PAYMENT_NOTIFY_BASE") or (
+    CSRF_TRUSTED_ORIGINS[0] if CSRF_TRUSTED_ORIGINS else ""
+)

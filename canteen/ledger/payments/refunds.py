@@ -253,19 +253,34 @@ def _post_refund_paid(refund: TopUpRefund) -> Posting:
     )
 
 
-def refunds_for_leaving(
-    *, student: Student, actor: Any, reason: str, idempotency_key: str, after_commit: bool = False
+def refunds_to_channel(
+    *,
+    student: Student,
+    actor: Any,
+    reason: str,
+    idempotency_key: str,
+    amount: Money | None = None,
+    after_commit: bool = False,
 ) -> list[TopUpRefund]:
-    """A pupil leaves: the family's money goes back to the online top-ups it came from, newest
-    first, up to the wallet's family share. What is left (cash or bank top-ups, or orders too
-    old to refund) stays for the wallet's closure to move to refunds due."""
+    """Family money back to the online top-ups it came from, newest first: `amount` (a meal
+    voided after payment) or, when None, the whole family share (a pupil leaving). Never more
+    than the family share; what is left (cash or bank top-ups) stays for the office. Asked again
+    with the same key, it returns the refunds already made."""
     done = list(TopUpRefund.objects.filter(idempotency_key__startswith=f"{idempotency_key}:").order_by("created_at"))
-    if done:  # the same leaving, asked again
+    if done:
         return done if after_commit else [_submit(refund) for refund in done]
-    left = family_refundable_fen(student=student)
+    family = family_refundable_fen(student=student)
+    left = family if amount is None else amount.fen
+    if left > family:
+        raise RefundRefused(
+            "只能退还家长充值的余额（补助不退现）",
+            "Only the family's own money is refunded (subsidy never becomes cash)",
+            code="subsidy_not_refundable",
+            details={"family_fen": family},
+        )
     refunds = []
     orders = TopUpOrder.objects.filter(student=student, status=TopUpOrderStatus.PAID, provider__in=REAL).order_by(
-        "-paid_at"
+        "-paid_at", "-created_at"
     )
     for order in orders:
         if left <= 0:
@@ -285,6 +300,17 @@ def refunds_for_leaving(
         )
         left -= fen
     return refunds
+
+
+def refunds_for_leaving(
+    *, student: Student, actor: Any, reason: str, idempotency_key: str, after_commit: bool = False
+) -> list[TopUpRefund]:
+    """A pupil leaves (org.life.student_leave calls this before closing the wallet, with
+    after_commit): the whole family share goes back to the online top-ups it came from; the rest
+    is for the wallet's closure."""
+    return refunds_to_channel(
+        student=student, actor=actor, reason=reason, idempotency_key=idempotency_key, after_commit=after_commit
+    )
 
 
 def refunds_sweep(*, limit: int = 200) -> dict[str, int]:

@@ -198,3 +198,24 @@ def test_a_leaver_gets_online_money_back_through_wechat_after_commit_and_the_sub
     returned = Posting.objects.get(kind=PostingKind.SUBSIDY_RETURN, student=pupil)
     assert returned.amount_fen == 300
     assert_books_balance()
+
+
+def test_a_meal_voided_after_payment_goes_back_across_the_newest_top_ups(world, wechat_pay, client):
+    from canteen.ledger.payments.refunds import refunds_to_channel
+
+    older = paid_order(world, wechat_pay, client, fen=1_000)
+    newer = paid_order(world, wechat_pay, client, fen=500)
+    refunds = refunds_to_channel(
+        student=world.students[0], amount=Money(800), actor=None, reason="餐次作废", idempotency_key="void:m1"
+    )
+    assert [(r.order_id, r.amount_fen) for r in refunds] == [(newer.pk, 500), (older.pk, 300)]
+    again = refunds_to_channel(
+        student=world.students[0], amount=Money(800), actor=None, reason="餐次作废", idempotency_key="void:m1"
+    )
+    assert [r.pk for r in again] == [r.pk for r in refunds]
+    with pytest.raises(RefundRefused):
+        refunds_to_channel(
+            student=world.students[0], amount=Money(701), actor=None, reason="x", idempotency_key="void:m2"
+        )
+    assert balance_of(student=world.students[0]) == Money(700)
+    assert_books_balance()

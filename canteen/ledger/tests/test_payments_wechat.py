@@ -272,3 +272,18 @@ def test_the_notification_endpoint_takes_the_raw_body_only(world, wechat_pay, cl
         ).status_code
         == 413
     )
+
+
+def test_the_api_starts_a_wechat_top_up_where_wechat_is_the_provider(world, wechat_pay, api_client):
+    api_client.force_authenticate(world.user(Role.GUARDIAN))
+    response = api_client.post(
+        "/api/v1/ledger/online-top-ups/",
+        {"student": str(world.students[0].pk), "amount_fen": 1_000},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="api-topup-1",
+        HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 14) Mobile",
+    )
+    assert response.status_code == 201, response.content
+    order = TopUpOrder.objects.get(out_trade_no=response.json()["out_trade_no"])
+    assert (order.provider, order.trade_type) == ("wechat", "h5")
+    assert response.json()["pay_url"].endswith(f"/ledger/pay/order/{order.out_trade_no}/")

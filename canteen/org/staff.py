@@ -122,9 +122,9 @@ def staff_set_active(*, actor: User, user: User, active: bool) -> User:
     user.is_active = active
     user.save(update_fields=["is_active"])
     if not active:
-        from rest_framework.authtoken.models import Token
+        from canteen.accounts.services import tokens_revoke_all
 
-        Token.objects.filter(user=user).delete()
+        tokens_revoke_all(user=user, reason="account disabled")
     audit_record(
         actor=actor,
         action="staff.enable" if active else "staff.disable",

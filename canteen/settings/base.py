@@ -416,6 +416,9 @@ CANTEEN_GS1_RESOLVER = os.environ.get("CANTEEN_GS1_RESOLVER", CANTEEN_GS1_RESOLV
 CANTEEN_EPCIS_SCHEMA = os.environ.get("CANTEEN_EPCIS_SCHEMA", "")
 # The largest EPCIS document accepted by import and capture, checked before the body is read.
 CANTEEN_EPCIS_MAX_BYTES = int(os.environ.get("CANTEEN_EPCIS_MAX_BYTES", str(8 * 1024 * 1024)))
+# Paths whose views enforce their own body limit before reading it (core.guards leaves their body
+# alone; the NUL check of path and query still applies): the EPCIS capture API and import page.
+CANTEEN_OWN_BODY_LIMITS = ["/api/v1/trace/epcis", "/trace/epcis/import/"]
 
 # Notifications (canteen.notify). A channel whose credentials are missing is off and says so on
 # /notify/status/. Base URLs are the providers' own; tests point them at local servers.

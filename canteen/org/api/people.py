@@ -168,7 +168,7 @@ def binding_start(request):
 def binding_confirm(request):
     """The one-time code: binds the guardian to the pupil and returns an API token for the
     guardian's account."""
-    from rest_framework.authtoken.models import Token
+    from canteen.accounts.services import token_issue
 
     body = BindingConfirmSerializer(data=request.data)
     body.is_valid(raise_exception=True)
@@ -176,8 +176,9 @@ def binding_confirm(request):
     link, account = binding.binding_confirm(
         challenge_id=body.validated_data["challenge"], otp=body.validated_data["code"], user=user
     )
-    token, _ = Token.objects.get_or_create(user=account)
-    return Response({"student_id": str(link.student_id), "guardian_id": str(link.guardian_id), "token": token.key})
+    # An expiring token of the accounts app, listed and revocable by the guardian like any other.
+    _token, key = token_issue(user=account, name="guardian binding")
+    return Response({"student_id": str(link.student_id), "guardian_id": str(link.guardian_id), "token": key})
 
 
 @extend_schema(request=None, responses={204: None})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from canteen.core.money import Money
 from canteen.org.choices import Role
@@ -19,7 +21,16 @@ from canteen.procurement.models import Item, PurchaseOrder, Supplier
 from canteen.procurement.services import uscc_check_char
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def _png() -> bytes:
+    # A real image: uploads are opened (with a pixel limit), so magic bytes alone are refused.
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 40, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG_BYTES = _png()
 
 
 def qc_pdf(name: str = "qc.pdf") -> SimpleUploadedFile:

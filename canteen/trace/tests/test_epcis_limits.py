@@ -10,8 +10,8 @@ import tracemalloc
 import pytest
 from django.conf import settings
 from django.test.client import ClientHandler
-from rest_framework.authtoken.models import Token
 
+from canteen.accounts.services import token_issue
 from canteen.org.choices import Role
 from canteen.trace.models import EpcisEvent
 
@@ -68,13 +68,13 @@ def _call(path: str, body: GeneratedBody, *, content_type: str, declared: int | 
 
 @pytest.mark.parametrize("size_mb", [10, 60])
 def test_a_huge_capture_is_refused_before_it_is_read(journey, size_mb):
-    token = Token.objects.create(user=journey.world.user(Role.DISTRICT_REGULATOR))
+    _token, key = token_issue(user=journey.world.user(Role.DISTRICT_REGULATOR))
     before = EpcisEvent.objects.count()
     for path in ("/api/v1/trace/epcis/capture", "/api/v1/trace/epcis/"):
         # A small request first: it pays for the first-request imports and is the yardstick.
         small = GeneratedBody(1024)
         _s, _c, baseline = _call(
-            path, small, content_type="application/ld+json", declared=1024, HTTP_AUTHORIZATION=f"Token {token.key}"
+            path, small, content_type="application/ld+json", declared=1024, HTTP_AUTHORIZATION=f"Token {key}"
         )
         assert small.read_bytes == 1024
         body = GeneratedBody(size_mb * MB)
@@ -83,7 +83,7 @@ def test_a_huge_capture_is_refused_before_it_is_read(journey, size_mb):
             body,
             content_type="application/ld+json",
             declared=size_mb * MB,
-            HTTP_AUTHORIZATION=f"Token {token.key}",
+            HTTP_AUTHORIZATION=f"Token {key}",
         )
         assert status == 413, content[:300]
         assert json.loads(content)["error"]["code"] == "epcis_document_too_large"
@@ -94,14 +94,14 @@ def test_a_huge_capture_is_refused_before_it_is_read(journey, size_mb):
 
 def test_a_body_longer_than_it_says_is_cut_at_the_limit(journey):
     """A client that declares little and sends a lot gets what it declared read, no more."""
-    token = Token.objects.create(user=journey.world.user(Role.DISTRICT_REGULATOR))
+    _token, key = token_issue(user=journey.world.user(Role.DISTRICT_REGULATOR))
     warm = GeneratedBody(MB)
     _s, _c, baseline = _call(
         "/api/v1/trace/epcis/capture",
         warm,
         content_type="application/ld+json",
         declared=MB,
-        HTTP_AUTHORIZATION=f"Token {token.key}",
+        HTTP_AUTHORIZATION=f"Token {key}",
     )
     body = GeneratedBody(60 * MB)
     status, content, peak = _call(
@@ -109,7 +109,7 @@ def test_a_body_longer_than_it_says_is_cut_at_the_limit(journey):
         body,
         content_type="application/ld+json",
         declared=MB,
-        HTTP_AUTHORIZATION=f"Token {token.key}",
+        HTTP_AUTHORIZATION=f"Token {key}",
     )
     assert status == 422
     assert body.read_bytes <= MB

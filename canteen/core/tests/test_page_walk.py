@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import models
 from django.urls import Resolver404, resolve
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -224,7 +225,7 @@ def _walk_role(walk: Walk, browser, user, password: str, details_seen: set[str])
             if kind == "supervision:bigscreen":
                 page = wall.new_page()
                 page.goto(walk.base + url, wait_until="load")
-                page.wait_for_function("document.getElementById('updated').textContent.length > 0", timeout=10_000)
+                expect(page.locator("#updated")).not_to_be_empty(timeout=10_000)  # no eval under the CSP
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(OUT / "bigscreen-1920x1080.png"))
                 page.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from canteen.org.choices import Role
 from canteen.supervision import services
@@ -30,7 +31,9 @@ def test_bigscreen_counts_a_meal_served_at_the_window(world, page, login, live_s
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(f"{live_server.url}/supervision/bigscreen/?every=1000")
     counter = page.get_by_test_id("meals-today")
-    page.wait_for_function("document.getElementById('updated').textContent.length > 0")
+    # Waits through Playwright's own locators: the page's CSP allows no eval, which a string
+    # predicate for wait_for_function needs.
+    expect(page.locator("#updated")).not_to_be_empty()
     assert counter.inner_text() == "0"
     assert page.locator("header.topbar").count() == 0  # chrome-less
 
@@ -41,7 +44,7 @@ def test_bigscreen_counts_a_meal_served_at_the_window(world, page, login, live_s
         actor=world.user(Role.WINDOW_OPERATOR),
         window=world.windows[0],
     )
-    page.wait_for_function("document.getElementById('meals-today').textContent === '1'", timeout=10_000)
+    expect(page.locator("#meals-today")).to_have_text("1", timeout=10_000)
     ranking = page.get_by_test_id("ranking").inner_text()
     assert campus.name in ranking
     assert "33.3%" in ranking  # 1 of 3 enrolled pupils
@@ -50,4 +53,4 @@ def test_bigscreen_counts_a_meal_served_at_the_window(world, page, login, live_s
     from . import events
 
     events.alarm(campus, kind="no_hat")
-    page.wait_for_function("document.getElementById('live').textContent.includes('no_hat')", timeout=10_000)
+    expect(page.locator("#live")).to_contain_text("no_hat", timeout=10_000)

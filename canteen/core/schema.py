@@ -60,6 +60,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                         "description": (existing or {}).get("description") or _DESCRIPTIONS[code],
                         "content": {"application/json": {"schema": ref}},
                     }
+            # Answered by the web server in front (gunicorn's request-line limit), as a page.
+            responses.setdefault("414", {"description": "请求地址过长 URI too long (the web server's limit)"})
     return result
 
 

@@ -167,3 +167,26 @@ def test_formula_like_text_is_written_as_text():
     assert row[0].value == '=HYPERLINK("http://x","y")'
     assert row[0].quotePrefix
     assert row[5].value == 12
+
+
+# -- the schema tells the truth about errors ---------------------------------------------------------
+
+
+def test_every_operation_lists_its_error_statuses_with_the_error_body(world, api_client):
+    api_client.force_authenticate(world.user(Role.DISTRICT_REGULATOR))
+    schema = api_client.get("/api/schema/?format=json").json()
+    assert "Error" in schema["components"]["schemas"]
+    operations = [
+        (path, method, op)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(operations) > 100
+    for path, method, op in operations:
+        for code in ("400", "401", "403", "404", "429"):
+            body = op["responses"][code]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Error"}, (path, method, code)
+        assert "414" in op["responses"]
+        if method != "get":
+            assert "413" in op["responses"], (path, method)

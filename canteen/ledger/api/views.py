@@ -5,6 +5,7 @@ idempotency key, so even a request whose stored response expired cannot post twi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -17,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from canteen.core.api import idempotent_response
-from canteen.core.errors import Forbidden
+from canteen.core.errors import Forbidden, ValidationFailed
 from canteen.core.idempotency import check_key
 from canteen.core.money import Money
 from canteen.org.choices import Role
@@ -202,6 +203,8 @@ def online_top_ups(request: Request) -> Response:
 def provider_notify(request: Request, provider: str) -> Response:
     """The payment provider's server-to-server callback: signed, and idempotent by its
     transaction id (providers redeliver until they get a success)."""
+    if not isinstance(request.data, Mapping):  # a JSON number or list was a TypeError (500)
+        raise ValidationFailed(details={"body": "a JSON object"})
     body = dict(request.data)
     signature = request.headers.get("X-Signature") or body.pop("signature", "")
     posting = services.provider_notification_handle(provider=provider, body=body, signature=signature)

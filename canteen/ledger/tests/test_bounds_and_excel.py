@@ -34,3 +34,9 @@ def test_a_school_named_like_a_formula_stays_text_in_the_excel_report(world):
     cells = [row[0] for row in sheet.iter_rows(min_row=3) if str(row[0].value).startswith("=HYPERLINK")]
     assert cells, "the campus rows (named after their school) are in the report"
     assert all(cell.data_type == "s" and cell.quotePrefix for cell in cells)
+
+
+@pytest.mark.parametrize("body", ["-2.4522918380901815e+32", "[1, 2]", '"text"'])
+def test_a_provider_notification_that_is_not_an_object_is_a_400(api_client, body):
+    response = api_client.post("/api/v1/ledger/provider/demo/notify/", body, content_type="application/json")
+    assert response.status_code == 400

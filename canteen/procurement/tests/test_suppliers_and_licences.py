@@ -183,3 +183,15 @@ def test_upload_size_limit_and_good_files(proc):
     with override_settings(CANTEEN_PROCUREMENT_MAX_UPLOAD_BYTES=20):
         with pytest.raises(InvalidUpload):
             services.upload_check(upload=SimpleUploadedFile("a.pdf", PDF_BYTES, content_type="application/pdf"))
+
+
+def test_a_licence_scan_that_is_a_decompression_bomb_is_refused(proc):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buf, "PNG")
+    with pytest.raises(InvalidUpload) as caught:
+        services.upload_check(upload=SimpleUploadedFile("scan.png", buf.getvalue(), content_type="image/png"))
+    assert caught.value.details["reason"] == "too_many_pixels"

@@ -90,7 +90,11 @@ def test_the_depth_check_skips_brackets_inside_strings():
 @override_settings(CANTEEN_MAX_BODY_BYTES=1000)
 def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
     response = client.generic(
-        "POST", "/api/v1/trace/epcis/", b"x" * 5000, content_type="application/ld+json", HTTP_CONTENT_LENGTH="5000"
+        "POST",
+        "/api/v1/consumption/checkouts/",
+        b"x" * 5000,
+        content_type="application/json",
+        HTTP_CONTENT_LENGTH="5000",
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"

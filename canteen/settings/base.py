@@ -245,6 +245,8 @@ SPECTACULAR_SETTINGS = {
         "CaseSourceEnum": "canteen.supervision.choices.CaseSource",
         "InspectionItemResultEnum": "canteen.supervision.choices.ItemResult",
         "FeedbackKindEnum": "canteen.supervision.choices.FeedbackKind",
+        "CalendarEntryKindEnum": "canteen.schoolcalendar.choices.EntryKind",
+        "SubsidyProgrammeKindEnum": "canteen.ledger.choices.ProgrammeKind",
     },
 }
 

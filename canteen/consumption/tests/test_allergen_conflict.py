@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from canteen.consumption.models import AllergenConflict, ConflictResolution, MealRecord
 from canteen.consumption.terminal.agent import TerminalAgent
@@ -189,8 +190,8 @@ def test_recipe_to_red_kiosk_to_staff_confirmation_to_record(
         assert kiosk_page.inner_text("[data-testid=kiosk-name]") == pupil.name
         assert "花生" in kiosk_page.inner_text("[data-testid=kiosk-conflict]")
         assert "请改供" in kiosk_page.inner_text("[data-testid=kiosk-instead]")
-        colour = kiosk_page.eval_on_selector("main", "m => getComputedStyle(m).backgroundColor")
-        assert colour == "rgb(209, 0, 0)"
+        # The screen fades to red: the final colour, once the transition has run.
+        expect(kiosk_page.locator("main")).to_have_css("background-color", "rgb(209, 0, 0)")
         assert not kiosk_page.is_visible("[data-testid=kiosk-price]")
         kiosk_page.screenshot(path=str(tmp_path / "kiosk-allergen.png"))
     finally:

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "canteen.kitchen",
     "canteen.supervision",
     "canteen.notify",
+    "canteen.ops",  # issue 26: backups, restore drills, metrics
 ]
 
 MIDDLEWARE = [
@@ -444,3 +445,11 @@ CANTEEN_NOTIFY_SMS_TEMPLATE = os.environ.get("CANTEEN_NOTIFY_SMS_TEMPLATE", "")
 CANTEEN_NOTIFY_SMS_TEMPLATES = json.loads(os.environ.get("CANTEEN_NOTIFY_SMS_TEMPLATES", "{}"))
 # Procurement: a cold-chain break in transit longer than this (minutes) can only be rejected.
 CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES = int(os.environ.get("CANTEEN_PROCUREMENT_COLDCHAIN_REJECT_MINUTES", "30"))
+
+# Operations (canteen.ops, issue 26): backups with retention and a second location; the metrics
+# endpoint is closed unless a bearer token or an allowed client network is configured.
+CANTEEN_BACKUP_DIR = os.environ.get("CANTEEN_BACKUP_DIR", "")  # default: DATA_DIR/backups
+CANTEEN_BACKUP_KEEP = int(os.environ.get("CANTEEN_BACKUP_KEEP", "14"))
+CANTEEN_BACKUP_COPY_DIR = os.environ.get("CANTEEN_BACKUP_COPY_DIR", "")
+CANTEEN_METRICS_TOKEN = os.environ.get("CANTEEN_METRICS_TOKEN", "")
+CANTEEN_METRICS_ALLOW = env_list("CANTEEN_METRICS_ALLOW")  # e.g. "127.0.0.1/32,10.0.0.0/8"

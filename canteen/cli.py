@@ -125,6 +125,18 @@ def up(extra: list[str]) -> int:
     return web.returncode or 0
 
 
+def _metrics_dir() -> None:
+    """One directory where web workers and the worker write their Prometheus counters (multi-process
+    mode), emptied at start: counters begin at 0 with the processes that count them."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    path = Path(os.environ.get("CANTEEN_DATA_DIR", PROJECT_DIR / "var")) / "prometheus"
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -137,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     if command == "up":
+        _metrics_dir()
         return up(rest)
     if command == "web":
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "canteen.settings.local")

@@ -137,3 +137,9 @@ def test_the_alert_rules_parse_and_name_only_metrics_we_export():
     if promtool:  # Debian's prometheus package has it; checked where installed
         done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+        # Unit tests of the rules: the backlog and failing-job alerts fire on the series they should.
+        done = subprocess.run(
+            [promtool, "test", "rules", RULES.with_name("canteen.rules.test.yml").name],
+            capture_output=True, text=True, cwd=RULES.parent,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -1,6 +1,7 @@
 """`canteen`: one entry point for every process and admin task.
 
-canteen up                 migrate, seed the demo district if empty, start web (+ worker, streams);
+canteen up [--no-seed]     migrate, seed the demo district if empty, start web (+ worker, streams);
+                           SIGTERM/SIGINT stop everything it started before it exits;
                            CANTEEN_DEMO_SEED_ARGS="--schools 3 --campuses 5" seeds a smaller demo
 canteen web [--bind ...]   the web process (gunicorn)
 canteen demo seed [...]    generate the demo district (see `canteen demo seed --help`)
@@ -15,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +76,18 @@ def _web_argv(extra: list[str]) -> list[str]:
 
 
 def up(extra: list[str]) -> int:
+    """Start web and its companions; SIGTERM or SIGINT stops them all before `up` exits."""
+    from canteen.core import processes
+
+    skip_seed = "--no-seed" in extra  # an already prepared database: start at once (tests, systemd)
+    extra = [arg for arg in extra if arg != "--no-seed"]
+    stopping: list[int] = []
+
+    def on_signal(signum, _frame):
+        stopping.append(signum)
+
+    # Handlers before anything starts: a stop that arrives during the migration still stops cleanly.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     _django()
     from django.core.management import call_command
 
@@ -81,31 +95,46 @@ def up(extra: list[str]) -> int:
 
     print("→ 数据库迁移 Migrating the database…", flush=True)
     call_command("migrate", interactive=False, verbosity=0)
-    if not District.objects.exists():
+    if not skip_seed and not District.objects.exists():
         print("→ 生成演示数据 Seeding the demo district…", flush=True)
         # CANTEEN_DEMO_SEED_ARGS (e.g. "--schools 3 --campuses 5"): a smaller demo, for CI.
         call_command("demo_seed", *shlex.split(os.environ.get("CANTEEN_DEMO_SEED_ARGS", "")))
-    children = []
-    for name, args in COMPANIONS:
-        if _has_command(name):
-            print(f"→ 启动 {name}", flush=True)
-            children.append(subprocess.Popen([sys.executable, "-m", "canteen.cli", name, *args], cwd=PROJECT_DIR))
-    bind = os.environ.get("CANTEEN_BIND", "127.0.0.1:8000")
-    print(f"→ 网页已启动 Web server on http://{bind}/  (Ctrl+C 停止 to stop)", flush=True)
-    web = subprocess.Popen(_web_argv(extra), cwd=PROJECT_DIR)
+    children: list[subprocess.Popen] = []
+    web: subprocess.Popen | None = None
     try:
-        return web.wait()
-    except KeyboardInterrupt:
-        return 0
+        for name, args in COMPANIONS:
+            if _has_command(name) and not stopping:
+                print(f"→ 启动 {name}", flush=True)
+                children.append(processes.start([sys.executable, "-m", "canteen.cli", name, *args], cwd=PROJECT_DIR))
+        if not stopping:
+            bind = os.environ.get("CANTEEN_BIND", "127.0.0.1:8000")
+            print(f"→ 网页已启动 Web server on http://{bind}/  (Ctrl+C 停止 to stop)", flush=True)
+            web = processes.start(_web_argv(extra), cwd=PROJECT_DIR)
+        while not stopping and web is not None and web.poll() is None:
+            time.sleep(0.2)
     finally:
-        for proc in [web, *children]:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in [web, *children]:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        print("→ 停止中 Stopping every process…", flush=True)
+        started = [p for p in [web, *children] if p is not None]
+        killed = processes.stop_all(started, timeout=float(os.environ.get("CANTEEN_STOP_TIMEOUT", "30")))
+        if killed:
+            print(f"→ 强制结束 Killed after the wait: {killed}", flush=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopping or web is None:
+        return 0
+    return web.returncode or 0
+
+
+def _metrics_dir() -> None:
+    """One directory where web workers and the worker write their Prometheus counters (multi-process
+    mode), emptied at start: counters begin at 0 with the processes that count them."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    path = Path(os.environ.get("CANTEEN_DATA_DIR", PROJECT_DIR / "var")) / "prometheus"
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     if command == "up":
+        _metrics_dir()
         return up(rest)
     if command == "web":
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "canteen.settings.local")

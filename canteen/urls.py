@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from canteen.accounts import urls as accounts_urls
 from canteen.core import views as core_views
 from canteen.core.media import serve_media
+from canteen.ops.metrics import metrics_view
 from canteen.org import views as org_views
 
 DOMAINS = ["org", "ledger", "procurement", "trace", "meals", "identity", "consumption", "kitchen", "supervision"]
@@ -15,6 +16,7 @@ DOMAINS.append("schoolcalendar")  # issue 22
 urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # issue 26: Prometheus, token or allow-list
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

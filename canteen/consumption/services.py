@@ -857,6 +857,9 @@ def checkout_at_window(
             request_digest=request_digest,
         )
     except DomainError as exc:
+        from canteen.core.metrics import CHECKOUT_REFUSALS
+
+        CHECKOUT_REFUSALS.labels(campus.code, exc.code).inc()
         # The window shows whom it refused (a QR card or PIN names nobody on the terminal's
         # side); the terminal finds the name in its roster. Never for a reused key: that one
         # may belong to someone else's checkout.

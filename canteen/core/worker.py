@@ -68,9 +68,13 @@ def run_due(now: float | None = None) -> list[tuple[str, object]]:
             continue
         job.last_run = now
         close_old_connections()
+        from canteen.core.metrics import JOB_FAILURES, JOB_RUNS
+
+        JOB_RUNS.labels(job.name).inc()
         try:
             results.append((job.name, job.func()))
         except Exception as exc:  # a failing job must not stop the others
             log.exception("job %s failed", job.name)
+            JOB_FAILURES.labels(job.name).inc()
             results.append((job.name, exc))
     return results

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "canteen.kitchen",
     "canteen.supervision",
     "canteen.notify",
+    "canteen.ops",  # issue 26: backups, restore drills, metrics
 ]
 
 MIDDLEWARE = [
@@ -462,3 +463,11 @@ CANTEEN_PUBLIC_URL = os.environ.get("CANTEEN_PUBLIC_URL", "")
 # WeChat Official Account web authorization (binding a guardian's openid; issue 29).
 CANTEEN_WECHAT_OPEN_BASE = os.environ.get("CANTEEN_WECHAT_OPEN_BASE", "https://open.weixin.qq.com")
 CANTEEN_WECHAT_API_BASE = os.environ.get("CANTEEN_WECHAT_API_BASE", "https://api.weixin.qq.com")
+
+# Operations (canteen.ops, issue 26): backups with retention and a second location; the metrics
+# endpoint is closed unless a bearer token or an allowed client network is configured.
+CANTEEN_BACKUP_DIR = os.environ.get("CANTEEN_BACKUP_DIR", "")  # default: DATA_DIR/backups
+CANTEEN_BACKUP_KEEP = int(os.environ.get("CANTEEN_BACKUP_KEEP", "14"))
+CANTEEN_BACKUP_COPY_DIR = os.environ.get("CANTEEN_BACKUP_COPY_DIR", "")
+CANTEEN_METRICS_TOKEN = os.environ.get("CANTEEN_METRICS_TOKEN", "")
+CANTEEN_METRICS_ALLOW = env_list("CANTEEN_METRICS_ALLOW")  # e.g. "127.0.0.1/32,10.0.0.0/8"

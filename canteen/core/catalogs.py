@@ -46,6 +46,15 @@ def _source_files(suffix: str) -> Iterable[Path]:
         yield path
 
 
+_SKIP_MODULES = re.compile(r"\.(tests|testing|migrations|management)(\.|$)|^canteen\.(wsgi|asgi|cli|settings)(\.|$)")
+
+
+def _of_the_code(cls: type) -> bool:
+    # Classes of test modules and test servers exist only in a test run: the catalog must not
+    # depend on which tests ran before it.
+    return cls.__module__.startswith("canteen.") and not _SKIP_MODULES.search(cls.__module__)
+
+
 def collect() -> list[tuple[str, str]]:
     """Every (Chinese, English) pair of the interface, in a stable order, without repeats."""
     pairs: list[tuple[str, str]] = []
@@ -86,6 +95,21 @@ def _runtime_pairs() -> list[tuple[str, str]]:
                 except ModuleNotFoundError as exc:
                     if exc.name != f"{config.name}.{module}":
                         raise
+    # Enums and errors defined beside the use case that raises them (ledger.payments.errors,
+    # schoolcalendar.services, ...) are imported too, so the catalog does not depend on which
+    # code paths ran first.
+    import pkgutil
+
+    import canteen
+
+    for info in pkgutil.walk_packages(canteen.__path__, "canteen."):
+        name = info.name
+        if _SKIP_MODULES.search(name):
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # an optional dependency of a process this catalog does not need
 
     from canteen.core.errors import DomainError
     from canteen.core.i18n import pair_of, split_pair
@@ -95,7 +119,7 @@ def _runtime_pairs() -> list[tuple[str, str]]:
     while pending:
         enum = pending.pop()
         pending.extend(enum.__subclasses__())
-        if enum.__module__.startswith("canteen."):
+        if _of_the_code(enum):
             for member in enum:
                 if hasattr(member.label, "zh") or split_pair(str(member.label)):
                     pairs.append(pair_of(member.label))
@@ -103,7 +127,8 @@ def _runtime_pairs() -> list[tuple[str, str]]:
     while errors:
         error = errors.pop()
         errors.extend(error.__subclasses__())
-        pairs.append((error.message_zh, error.message_en))
+        if _of_the_code(error):
+            pairs.append((error.message_zh, error.message_en))
     pairs.append((DomainError.message_zh, DomainError.message_en))
     return sorted(set(pairs))
 

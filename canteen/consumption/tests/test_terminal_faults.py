@@ -25,6 +25,11 @@ from .conftest import balance, fund
 from .test_checkout_api import _qr
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# A gunicorn process sees the test database only on PostgreSQL: SQLite's test database is in
+# the test process's memory.
+GUNICORN_NEEDS_POSTGRES = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the server process shares the test database on PostgreSQL only"
+)
 
 PROJECT = Path(__file__).resolve().parents[3]
 PORT = 22410  # this issue's range (22400-22499)
@@ -133,6 +138,7 @@ def make_agent(server: str, token: str, tmp_path: Path, *, timeout: float = 1.0)
     return agent
 
 
+@GUNICORN_NEEDS_POSTGRES
 def test_a_checkout_held_up_in_a_frozen_worker_never_charges_the_pupil_the_screen_refused(
     world, canteen, registered_terminal, web, tmp_path
 ):
@@ -179,6 +185,7 @@ def test_a_checkout_held_up_in_a_frozen_worker_never_charges_the_pupil_the_scree
     assert balance(pupil) == 2000
 
 
+@GUNICORN_NEEDS_POSTGRES
 def test_the_checkout_waits_its_own_timeout_after_a_long_download(world, canteen, registered_terminal, web, tmp_path):
     """F2: the gallery and roster downloads wait up to 30 s; the checkout on the same kept-alive
     connection still gives up after its own timeout (1 s here) and serves offline."""

@@ -56,6 +56,6 @@ while read -r role token; do
   set -e
   summary="$(grep -E '[0-9]+ (passed|failed)|No issues found|operations? tested|Test cases' "$work/st-$role.log" | tr '\n' ' ')"
   echo "schemathesis [$role]: exit $status · $summary"
-  if [ "$status" != 0 ]; then failed=1; sed -n '/FAILURES/,$p' "$work/st-$role.log" | head -80; fi
+  if [ "$status" != 0 ]; then failed=1; sed -n '/FAILURES/,$p' "$work/st-$role.log" | head -80 || true; fi
 done <"$work/tokens"
 exit "$failed"

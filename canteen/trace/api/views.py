@@ -7,8 +7,9 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
@@ -211,7 +212,19 @@ class EpcisEventsView(APIView):
     MATCH_anyEPC, MATCH_epcClass) and paged with perPage / nextPageToken."""
 
     @extend_schema(
-        parameters=[OpenApiParameter(name, str) for name in selectors.QUERY_PARAMS], responses=OpenApiTypes.OBJECT
+        parameters=[OpenApiParameter(name, str) for name in selectors.QUERY_PARAMS],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            # The standard's own exception body (EPCIS 2.0 REST binding), not the project's envelope.
+            400: inline_serializer(
+                "EpcisQueryParameterException",
+                {
+                    "type": drf_serializers.CharField(),
+                    "title": drf_serializers.CharField(),
+                    "status": drf_serializers.IntegerField(),
+                },
+            ),
+        },
     )
     def get(self, request):
         params = {k: v for k, v in request.query_params.items()}

@@ -7,9 +7,8 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
-from rest_framework import serializers as drf_serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
@@ -215,15 +214,10 @@ class EpcisEventsView(APIView):
         parameters=[OpenApiParameter(name, str) for name in selectors.QUERY_PARAMS],
         responses={
             200: OpenApiTypes.OBJECT,
-            # The standard's own exception body (EPCIS 2.0 REST binding), not the project's envelope.
-            400: inline_serializer(
-                "EpcisQueryParameterException",
-                {
-                    "type": drf_serializers.CharField(),
-                    "title": drf_serializers.CharField(),
-                    "status": drf_serializers.IntegerField(),
-                },
-            ),
+            # The standard's QueryParameterException ({type, title, status}) for a bad query
+            # parameter; the project's error envelope when the request is refused before the view
+            # (NUL bytes, size): either way a JSON object.
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="QueryParameterException or the error envelope"),
         },
     )
     def get(self, request):

@@ -187,9 +187,15 @@ def test_every_operation_lists_its_error_statuses_with_the_error_body(world, api
         if method in {"get", "post", "put", "patch", "delete"}
     ]
     assert len(operations) > 100
+    # The one documented exception: the EPCIS 2.0 REST binding answers a bad query parameter
+    # with the standard's QueryParameterException, so its 400 is declared as a JSON object.
+    own_400 = {("/api/v1/trace/epcis/events", "get")}
     for path, method, op in operations:
         for code in ("400", "401", "403", "404", "429"):
             body = op["responses"][code]["content"]["application/json"]["schema"]
+            if code == "400" and (path, method) in own_400:
+                assert body["type"] == "object", (path, method, code)
+                continue
             assert body == {"$ref": "#/components/schemas/Error"}, (path, method, code)
         assert "414" in op["responses"]
         if method != "get":
